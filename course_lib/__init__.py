@@ -1,0 +1,1 @@
+"""course_lib: the small numpy package behind the workbook."""

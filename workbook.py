@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Set up and run the workbook with one command each.
+
+    python3 workbook.py lab     # open JupyterLab on the notebooks
+    python3 workbook.py test    # run the whole test suite
+    python3 workbook.py report NOTEBOOK [options]   # export a PDF report
+
+The first run creates ``.venv/`` beside this file and installs ``course_lib`` with
+its dependencies; later runs reinstall only when ``pyproject.toml`` changed.
+Only the standard library is used here, so a bare ``python3`` is enough.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+# Debian packages the tests and the PDF export use: a browser to print and to
+# drive JupyterLab, pdftoppm to check the PDFs, fonts with Greek and math glyphs.
+SYSTEM_PACKAGES = {
+    "chromium": "/usr/bin/chromium",
+    "poppler-utils": "/usr/bin/pdftoppm",
+    "fonts-dejavu-core": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+}
+
+
+def say(msg: str) -> None:
+    print(f"[workbook] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> None:
+    subprocess.run(cmd, check=True, **kw)
+
+
+def _sudo() -> list[str]:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return []
+    if shutil.which("sudo"):
+        return ["sudo"]
+    sys.exit("[workbook] need root (or sudo) to install Debian packages; see README.md")
+
+
+def ensure_apt(packages: dict[str, str]) -> None:
+    missing = [name for name, path in packages.items() if not Path(path).exists()]
+    if not missing:
+        return
+    if not shutil.which("apt-get"):
+        sys.exit(
+            "[workbook] missing system packages: " + ", ".join(missing)
+            + "\n  This is not a Debian/Ubuntu machine: install them with your package"
+            " manager (see README.md, 'Other systems')."
+        )
+    say("installing Debian packages: " + " ".join(missing))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(_sudo() + ["apt-get", "update", "-qq"], env=env)
+    run(_sudo() + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
+
+
+def ensure_venv() -> None:
+    if not PY.exists():
+        say(f"creating virtual environment in {VENV}")
+        try:
+            run([sys.executable, "-m", "venv", str(VENV)])
+        except subprocess.CalledProcessError:
+            # Debian ships venv without ensurepip in a separate package.
+            shutil.rmtree(VENV, ignore_errors=True)
+            ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+            ensure_apt({f"python{ver}-venv": "/nonexistent"})
+            run([sys.executable, "-m", "venv", str(VENV)])
+    spec = (ROOT / "pyproject.toml").read_bytes()
+    stamp = VENV / f".installed-{hashlib.sha256(spec).hexdigest()[:16]}"
+    if stamp.exists():
+        return
+    say("installing course_lib and its dependencies (first run only)")
+    run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"])
+    for old in VENV.glob(".installed-*"):
+        old.unlink()
+    stamp.touch()
+
+
+def main(argv: list[str]) -> int:
+    usage = __doc__.split("\n\n")[1]
+    if not argv or argv[0] not in {"lab", "test", "report"}:
+        print("usage:\n" + usage)
+        return 2
+    cmd, rest = argv[0], argv[1:]
+    ensure_venv()
+    env = dict(os.environ)
+    # BLAS with more threads than cores is many times slower, never faster.
+    env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
+    env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    if cmd == "lab":
+        args = [str(BIN / "jupyter"), "lab", f"--notebook-dir={ROOT}", "notebooks/", *rest]
+        return subprocess.call(args, cwd=ROOT, env=env)
+    ensure_apt(SYSTEM_PACKAGES)
+    if cmd == "report":
+        return subprocess.call([str(PY), "-m", "course_lib.report", *rest], env=env)
+    return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
