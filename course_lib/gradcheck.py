@@ -1,0 +1,97 @@
+"""Finite-difference gradient checks: does a hand-written gradient match the loss?"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: float64 central differences agree with a correct gradient far below this.
+TOLERANCE = 1e-6
+
+
+def rel_error(a, b) -> float:
+    """||a - b|| / (||a|| + ||b||), 0 when both are 0.
+
+    Normalising by the norms (not elementwise) keeps entries that are nearly 0
+    in both from looking like large relative errors.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denom = np.linalg.norm(a) + np.linalg.norm(b)
+    return float(np.linalg.norm(a - b) / denom) if denom > 0 else 0.0
+
+
+def numerical_gradient(f, x, h: float = 1e-6):
+    """Central differences (f(x + h e_i) - f(x - h e_i)) / 2h for every entry of ``x``.
+
+    ``f`` takes no arguments and reads ``x``, which is changed in place and restored.
+    """
+    if x.dtype != np.float64:
+        raise TypeError(f"gradient checks need float64 parameters, got {x.dtype}; use model.astype(np.float64)")
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fp = f()
+        x[i] = old - h
+        fm = f()
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+    return grad
+
+
+@dataclass
+class GradCheck:
+    """Relative error of each analytic gradient against central differences."""
+
+    errors: dict
+    tolerance: float = TOLERANCE
+
+    @property
+    def max_error(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def ok(self) -> bool:
+        return self.max_error < self.tolerance
+
+    def __bool__(self):
+        return self.ok
+
+    def __str__(self):
+        width = max((len(k) for k in self.errors), default=4)
+        lines = [f"{name:<{width}}  relative error {err:.2e}  {'ok' if err < self.tolerance else 'WRONG'}"
+                 for name, err in self.errors.items()]
+        verdict = ("PASS: analytic and numerical gradients agree" if self.ok else
+                   "FAIL: some gradients disagree with finite differences; check the backward pass")
+        lines.append(f"{verdict} (largest relative error {self.max_error:.2e}, tolerance {self.tolerance:.0e})")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def check_function(f, df, x, h: float = 1e-6) -> GradCheck:
+    """Check an elementwise derivative ``df`` of ``f`` at the points ``x``."""
+    x = np.array(x, dtype=np.float64)
+    numeric = (f(x + h) - f(x - h)) / (2 * h)
+    return GradCheck({getattr(f, "__name__", "f"): rel_error(df(x), numeric)})
+
+
+def check_scalar_function(loss_and_grad, x, h: float = 1e-6) -> GradCheck:
+    """Check ``loss_and_grad(x) -> (loss, dloss/dx)`` for a scalar loss of an array ``x``."""
+    x = np.array(x, dtype=np.float64)
+    _, analytic = loss_and_grad(x)
+    numeric = numerical_gradient(lambda: loss_and_grad(x)[0], x, h)
+    return GradCheck({"x": rel_error(analytic, numeric)})
+
+
+def check_model(model, X, y, *, l2: float = 0.0, h: float = 1e-6) -> GradCheck:
+    """Check every parameter gradient of ``model`` on a (small) batch ``X, y``."""
+    model.forward_backward(X, y, l2)
+    analytic = {name: g.copy() for name, _, g in model.parameters()}
+    errors = {}
+    for name, p, _ in model.parameters():
+        numeric = numerical_gradient(lambda: model.loss(X, y, l2), p, h)
+        errors[name] = rel_error(analytic[name], numeric)
+    return GradCheck(errors)

@@ -1,0 +1,116 @@
+"""Layers with a hand-written backward pass.
+
+Each layer's ``forward`` keeps what its ``backward`` needs; ``backward`` takes
+dL/d(output) and returns dL/d(input), filling ``grads`` for its parameters.
+Inputs are either one instance ``(features,)`` or a mini-batch ``(batch, features)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .functions import activation
+from .initializers import init_weights
+
+
+class Layer:
+    """Base class: no parameters."""
+
+    params: dict
+    grads: dict
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, dout):
+        raise NotImplementedError
+
+
+class Linear(Layer):
+    """Dense layer ``out = x @ W + b`` with ``W`` of shape ``(n_in, n_out)``."""
+
+    def __init__(self, W, b=None):
+        super().__init__()
+        W = np.asarray(W)
+        if W.ndim != 2:
+            raise ValueError(f"W must be a matrix (n_in, n_out), got shape {W.shape}")
+        b = np.zeros(W.shape[1], W.dtype) if b is None else np.asarray(b, dtype=W.dtype)
+        if b.shape != (W.shape[1],):
+            raise ValueError(f"b must have shape ({W.shape[1]},) to match W {W.shape}, got {b.shape}")
+        self.params = {"W": W, "b": b}
+        self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
+        # The first layer of a network never needs dL/dx; skipping it saves a
+        # matrix product as large as the one for dL/dW.
+        self.input_grad = True
+
+    @classmethod
+    def init(cls, n_in, n_out, *, rng, init="fan_in", dtype=np.float64):
+        return cls(init_weights(init, n_in, n_out, rng, dtype))
+
+    @property
+    def shape(self):
+        return self.params["W"].shape
+
+    def forward(self, x):
+        W = self.params["W"]
+        if x.shape[-1] != W.shape[0] or x.ndim > 2:
+            raise ValueError(
+                f"Linear layer {W.shape[0]}->{W.shape[1]} expects input (features={W.shape[0]},)"
+                f" or (batch, {W.shape[0]}), got shape {x.shape}"
+            )
+        self.x = x
+        return x @ W + self.params["b"]
+
+    def backward(self, dout):
+        x, W = self.x, self.params["W"]
+        if x.ndim == 1:
+            # One instance: dL/dW is the rank-1 outer product x^T dout.
+            # np.outer is several times faster than a (n,1) @ (1,m) matrix product.
+            self.grads["W"][...] = np.outer(x, dout)
+            self.grads["b"][...] = dout
+            return W @ dout if self.input_grad else None
+        # A batch: the matrix product sums the per-instance outer products
+        # without ever storing the (batch, n_in, n_out) tensor.
+        np.matmul(x.T, dout, out=self.grads["W"])
+        np.sum(dout, axis=0, out=self.grads["b"])
+        return dout @ W.T if self.input_grad else None
+
+    def __repr__(self):
+        return f"Linear({self.shape[0]}, {self.shape[1]})"
+
+
+class Activation(Layer):
+    """Elementwise nonlinearity by name: sigmoid, tanh, relu, improved_sigmoid, identity."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.f, _, self.df_from_output = activation(name)
+        self.name = name
+
+    def forward(self, x):
+        self.y = self.f(x)
+        return self.y
+
+    def backward(self, dout):
+        return dout * self.df_from_output(self.y)
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
+
+
+def Sigmoid():
+    return Activation("sigmoid")
+
+
+def Tanh():
+    return Activation("tanh")
+
+
+def ReLU():
+    return Activation("relu")
+
+
+def ImprovedSigmoid():
+    return Activation("improved_sigmoid")

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+import course_lib as cl
+
+
+@pytest.mark.parametrize("name, std", [
+    ("normal", 1.0),
+    ("uniform", np.sqrt(1 / 3)),
+    ("fan_in", np.sqrt(1 / 400)),
+    ("improved", np.sqrt(1 / 400)),
+    ("glorot", np.sqrt(2 / (400 + 300))),
+    ("he", np.sqrt(2 / 400)),
+])
+def test_initialiser_spread(name, std):
+    W = cl.init_weights(name, 400, 300, np.random.default_rng(0))
+    assert W.shape == (400, 300)
+    assert W.std() == pytest.approx(std, rel=0.02)
+    assert abs(W.mean()) < 0.02 * std * 10
+
+
+def test_initialisers_are_seeded_by_the_generator():
+    a = cl.mlp([5, 4, 2], rng=np.random.default_rng(3), init="he")
+    b = cl.mlp([5, 4, 2], rng=np.random.default_rng(3), init="he")
+    c = cl.mlp([5, 4, 2], rng=np.random.default_rng(4), init="he")
+    np.testing.assert_array_equal(a.layers[0].params["W"], b.layers[0].params["W"])
+    assert not np.array_equal(a.layers[0].params["W"], c.layers[0].params["W"])
+    assert not a.layers[0].params["b"].any()
+
+
+def test_initialiser_errors():
+    with pytest.raises(ValueError, match="unknown initialiser 'xavierr'.*glorot"):
+        cl.init_weights("xavierr", 3, 2, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="default_rng"):
+        cl.init_weights("he", 3, 2, 0)
+
+
+def _one_param_model(value, grad):
+    lin = cl.Linear(np.array([[value]]), np.array([0.0]))
+    lin.grads["W"][...] = grad
+    return cl.Sequential([lin])
+
+
+def test_sgd_step():
+    m = _one_param_model(1.0, 2.0)
+    cl.SGD(0.1).step(m)
+    assert m.layers[0].params["W"][0, 0] == pytest.approx(0.8)
+
+
+def test_momentum_steps():
+    m = _one_param_model(1.0, 2.0)
+    opt = cl.Momentum(0.1, momentum=0.9)
+    opt.step(m)  # v = -0.2
+    opt.step(m)  # v = 0.9 * -0.2 - 0.2 = -0.38
+    assert m.layers[0].params["W"][0, 0] == pytest.approx(1.0 - 0.2 - 0.38)
+
+
+@pytest.mark.parametrize("lr", [-0.1, 0.0, float("nan"), float("inf")])
+def test_bad_learning_rates(lr):
+    with pytest.raises(ValueError, match="learning rate must be a positive finite number"):
+        cl.SGD(lr)
+    with pytest.raises(ValueError, match="learning rate"):
+        cl.Momentum(lr)
+
+
+def test_bad_momentum_and_optimizer_name():
+    with pytest.raises(ValueError, match="momentum must be in"):
+        cl.Momentum(0.1, momentum=1.0)
+    with pytest.raises(ValueError, match="unknown optimiser"):
+        cl.make_optimizer("adam")
