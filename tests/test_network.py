@@ -147,3 +147,13 @@ def test_astype_and_params_round_trip(rng):
         p[...] = 0
     net.set_params(saved)
     np.testing.assert_allclose(net.layers[0].params["W"], saved["0.W"], rtol=1e-7)
+
+
+def test_sampled_gradient_check_on_a_large_layer(rng):
+    net = cl.mlp([784, 300, 10], rng=rng)
+    X, y = rng.random((2, 784)), np.array([3, 7])
+    check = cl.check_model(net, X, y, samples=20, rng=np.random.default_rng(0))
+    assert check.ok, str(check)
+    assert set(check.errors) == {"0.W", "0.b", "2.W", "2.b"}
+    with pytest.raises(TypeError, match="Generator"):
+        cl.check_model(net, X, y, samples=5)
