@@ -21,6 +21,7 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def run(path: Path, timeout: int) -> None:
@@ -31,6 +32,11 @@ def run(path: Path, timeout: int) -> None:
     nb.metadata.pop("widgets", None)  # widget state is large and useless without a kernel
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            # A saved widget is dead without its kernel and its text fallback
+            # ("VBox(...)", a progress bar stuck at 0%) only confuses readers; every
+            # panel is followed by a static figure that shows the same run.
+            cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
     # write next to the target, then rename: an interrupted run never leaves half a notebook
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".ipynb.tmp")
     try:
