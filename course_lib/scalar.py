@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .initializers import check_rng
+from .train import History
 
 
 def sigmoid(x: float) -> float:
@@ -90,22 +91,75 @@ def init_params(n_in: int, n_hidden: int, n_out: int, *, rng):
     }
 
 
-def train(params, xs, ys, lr: float = 0.01, epochs: int = 1, callback=None):
-    """Per-instance SGD over ``xs`` (lists) and ``ys`` (class indices), in order.
+def predict(params, x) -> int:
+    """The most probable class for one instance."""
+    y = forward(params, x)["y"]
+    return y.index(max(y))
 
-    Returns the mean loss of each epoch. ``callback(epoch, mean_loss)`` runs after
-    each epoch (for a live plot).
+
+class _Run:
+    """What callbacks see during :func:`train`: the same attributes as a ``Trainer``."""
+
+    def __init__(self, params, epochs, steps_per_epoch):
+        self.model, self.epochs = params, epochs
+        self.total_steps = epochs * steps_per_epoch
+        self.history = History(steps_per_epoch=steps_per_epoch)
+        self.step = self.epoch = 0
+        self._stop_reason = None
+
+    def stop(self, reason="requested", message=""):
+        self._stop_reason = reason
+        self.history.message = message
+
+    @property
+    def stopping(self):
+        return self._stop_reason is not None
+
+
+def train(params, xs, ys, lr: float = 0.01, epochs: int = 1, *, val=None, callbacks=()):
+    """Per-instance SGD over ``xs`` (lists of inputs) and ``ys`` (class indices), in order.
+
+    ``val = (xs_val, ys_val)`` is evaluated after every epoch. ``callbacks`` are
+    :class:`course_lib.train.Callback` objects, as for the numpy trainer (live
+    plots, Stop). Returns a :class:`~course_lib.train.History`; ``epoch_loss``
+    holds the mean loss of each epoch.
     """
     if len(xs) != len(ys):
         raise ValueError(f"{len(xs)} inputs but {len(ys)} targets")
-    losses = []
-    for epoch in range(epochs):
-        total = 0.0
+    run = _Run(params, epochs, len(xs))
+    h = run.history
+    hooks = lambda name: [getattr(c, name) for c in callbacks if hasattr(c, name)]
+    on_step, on_epoch = hooks("on_step_end"), hooks("on_epoch_end")
+    for hook in hooks("on_train_begin"):
+        hook(run)
+    for run.epoch in range(epochs):
+        total = correct = 0.0
         for x, t in zip(xs, ys):
             cache = forward(params, x)
-            total += loss(cache, t)
+            step_loss = loss(cache, t)
             sgd_step(params, backward(params, cache, t), lr)
-        losses.append(total / len(xs))
-        if callback is not None:
-            callback(epoch, losses[-1])
-    return losses
+            hit = float(cache["y"].index(max(cache["y"])) == t)
+            total, correct = total + step_loss, correct + hit
+            run.step += 1
+            h.step.append(run.step)
+            h.loss.append(step_loss)
+            h.acc.append(hit)
+            for hook in on_step:
+                hook(run)
+            if run.stopping:
+                break
+        if run.stopping:
+            break
+        h.epoch_loss.append(total / len(xs))
+        h.epoch_acc.append(correct / len(xs))
+        if val is not None:
+            vx, vy = val
+            h.val_step.append(run.step)
+            h.val_loss.append(sum(loss(forward(params, x), t) for x, t in zip(vx, vy)) / len(vy))
+            h.val_acc.append(sum(predict(params, x) == t for x, t in zip(vx, vy)) / len(vy))
+        for hook in on_epoch:
+            hook(run)
+    h.stop_reason = run._stop_reason or "completed"
+    for hook in hooks("on_train_end"):
+        hook(run)
+    return h

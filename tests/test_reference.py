@@ -127,3 +127,27 @@ def test_plain_python_bad_input():
         scalar.loss(scalar.forward(COURSE, X0), 2)
     with pytest.raises(ValueError, match="learning rate"):
         scalar.sgd_step(COURSE, scalar.backward(COURSE, scalar.forward(COURSE, X0), 0), -0.1)
+
+
+def test_plain_python_training_history_and_callbacks():
+    rng = np.random.default_rng(5)
+    params = scalar.init_params(2, 4, 2, rng=rng)
+    X = rng.standard_normal((200, 2))
+    y = (X[:, 0] > 0).astype(int)
+    seen = []
+
+    class Watch(cl.Callback):
+        def on_epoch_end(self, run):
+            seen.append(run.history.epoch_loss[-1])
+
+        def on_step_end(self, run):
+            if run.epoch == 2 and run.step == 450:
+                run.stop()
+
+    h = scalar.train(params, X.tolist(), y.tolist(), lr=0.5, epochs=5,
+                     val=(X[:50].tolist(), y[:50].tolist()), callbacks=[Watch()])
+    assert h.stop_reason == "requested" and len(h.loss) == 450
+    assert seen == h.epoch_loss and len(seen) == 2
+    assert h.epoch_loss[1] < h.epoch_loss[0]
+    assert h.val_acc[-1] > 0.9
+    assert h.epoch_acc[0] == np.mean(h.acc[:200])
