@@ -30,7 +30,6 @@ import argparse
 import concurrent.futures
 import copy
 import datetime as _dt
-import html as _html
 import json
 import logging
 import os
@@ -373,7 +372,7 @@ _BROWSER_ARGS = [
 ]
 
 
-def _print_with_chromium(html_path: Path, executable: str | None, timeout: float) -> tuple[bytes, list[str]]:
+def _print_with_chromium(html_path: Path, executable: str | None, timeout: float) -> tuple[bytes, list[str], dict]:
     try:
         from playwright.sync_api import Error as PlaywrightError, sync_playwright
     except ImportError:
