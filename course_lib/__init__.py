@@ -14,5 +14,7 @@ from .network import Sequential, count_params, mlp, parse_sizes
 from .optim import SGD, Momentum, make_optimizer
 from .train import Callback, History, Trainer, train
 from .callbacks import ProgressBar
+from .panel import TrainingPanel
+from . import datasets, experiments, plots, scalar
 
 __version__ = "0.1.0"

@@ -142,7 +142,7 @@ def parse_sizes(text) -> list[int]:
     if isinstance(text, (list, tuple)):
         sizes = list(text)
     else:
-        parts = [p for p in re.split(r"[\s,\-x×]+", str(text).strip()) if p]
+        parts = [p for p in re.split(r"[\s,\-]+", str(text).strip()) if p]
         if not parts:
             raise ValueError("no layer sizes given: type them like 10-6-4-3-3")
         try:

@@ -119,7 +119,10 @@ def plot_history(history, ax=None, *, metrics=("loss", "acc"), label=None, color
         val = np.where(np.isfinite(val), val, np.nan)
         if train.size:
             if smooth and window > 1:
-                a.plot(xs, train, color=tcolor, alpha=0.2, lw=0.8)
+                # with one instance per step the accuracy is 0 or 1: its raw line
+                # would be a solid band hiding everything, so show the mean only
+                if not np.isin(train[np.isfinite(train)], (0.0, 1.0)).all():
+                    a.plot(xs, train, color=tcolor, alpha=0.2, lw=0.8)
                 a.plot(xs, smooth_curve(train, window), color=tcolor, lw=1.8, label=f"{prefix}train")
             else:
                 a.plot(xs, train, color=tcolor, lw=1.5, label=f"{prefix}train")

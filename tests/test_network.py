@@ -120,7 +120,7 @@ def test_parameter_counts(sizes, expected, rng):
 def test_parse_sizes():
     assert cl.parse_sizes("10-6-4-3-3") == [10, 6, 4, 3, 3]
     assert cl.parse_sizes(" 784, 64 ,10") == [784, 64, 10]
-    for bad, msg in [("", "no layer sizes"), ("10-a-3", "whole numbers"), ("10-0-3", "at least one unit")]:
+    for bad, msg in [("", "no layer sizes"), ("10-a-3", "whole numbers"), ("8-x", "whole numbers"), ("10-0-3", "at least one unit")]:
         with pytest.raises(ValueError, match=msg):
             cl.parse_sizes(bad)
 
