@@ -16,11 +16,22 @@ IMPROVED_B = 2.0 / 3.0
 # --- activations ------------------------------------------------------------
 
 def sigmoid(x):
-    """Logistic function 1 / (1 + e^-x), without overflow for large |x|."""
+    """Logistic function 1 / (1 + e^-x), exact in the tails and without warnings."""
     x = np.asarray(x)
-    # exp(-|x|) never overflows; pick the form that divides by a number >= 1.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    # Four passes over one new array, computed in place: -x, e^-x, 1 + e^-x, 1 / (...).
+    # This is the hot spot of a sigmoid network's forward pass, so no temporaries.
+    y = np.negative(x, out=np.empty_like(x))
+    # For very negative x (x < -709 in float64) e^-x overflows to inf, and
+    # 1 / (1 + inf) = 0 is the right answer: the overflow is harmless, so we
+    # silence its warning instead of avoiding it. For x << 0 the result
+    # 1 / (1 + e^-x) keeps full relative precision (no 1 - something cancels).
+    with np.errstate(over="ignore"):
+        np.exp(y, out=y)
+    y += 1.0
+    np.reciprocal(y, out=y)
+    return y if y.ndim else y[()]
 
 
 def sigmoid_grad(x):
@@ -71,7 +82,10 @@ def identity_grad(x):
 # The layers differentiate through the activation's *output* y = f(x), which the
 # forward pass has already computed, so backward needs no second call of exp/tanh.
 def _sigmoid_grad_from_output(y):
-    return y * (1.0 - y)
+    # y (1 - y) with one new array instead of two: it runs on every backward pass.
+    g = 1.0 - y
+    g *= y
+    return g
 
 
 def _tanh_grad_from_output(y):
@@ -201,18 +215,25 @@ def softmax_cross_entropy(logits, y):
     dlogits : same shape as ``logits``; softmax(logits) - onehot(y), divided by batch
     """
     logits, y = _labels_for(logits, y)
-    logp = log_softmax(logits)
     if logits.ndim == 1:
+        logp = log_softmax(logits)
         d = np.exp(logp)
         d[y] -= 1.0
         return float(-logp[y]), d
+    # The batched version runs once per training step, so it works in one new
+    # array: shifted logits -> exponentials -> the gradient, all in place.
     n = len(y)
     rows = np.arange(n)
-    loss = -logp[rows, y].mean()
-    d = np.exp(logp)
-    d[rows, y] -= 1.0
-    d /= n
-    return float(loss), d
+    e = logits - logits.max(axis=-1, keepdims=True)  # every exponent <= 0: no overflow
+    picked = e[rows, y]  # shifted logit of the true class
+    np.exp(e, out=e)
+    total = e.sum(axis=-1, keepdims=True)  # >= 1, since the row maximum gives e^0
+    # -log softmax_y = log(sum_j e^z_j) - z_y, averaged over the batch
+    loss = (np.log(total).sum() - picked.sum()) / n
+    total *= n
+    e /= total  # softmax / n
+    e[rows, y] -= 1.0 / n  # (softmax - onehot) / n
+    return float(loss), e
 
 
 def binary_cross_entropy(logits, y):

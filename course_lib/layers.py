@@ -61,14 +61,17 @@ class Linear(Layer):
                 f" or (batch, {W.shape[0]}), got shape {x.shape}"
             )
         self.x = x
-        return x @ W + self.params["b"]
+        out = x @ W
+        out += self.params["b"]  # in place: one array per call, not two
+        return out
 
     def backward(self, dout):
         x, W = self.x, self.params["W"]
         if x.ndim == 1:
             # One instance: dL/dW is the rank-1 outer product x^T dout.
-            # np.outer is several times faster than a (n,1) @ (1,m) matrix product.
-            self.grads["W"][...] = np.outer(x, dout)
+            # np.outer is several times faster than a (n,1) @ (1,m) matrix product,
+            # and writing into the gradient buffer spares a matrix-sized temporary.
+            np.outer(x, dout, out=self.grads["W"])
             self.grads["b"][...] = dout
             return W @ dout if self.input_grad else None
         # A batch: the matrix product sums the per-instance outer products

@@ -89,7 +89,9 @@ def _check_data(name, data, model, num_classes):
     y = check_labels(y, num_classes)
     if y.shape != (X.shape[0],):
         raise ValueError(f"{name} y must have shape ({X.shape[0]},) to match X, got {y.shape}")
-    if X.dtype.kind == "f" and not np.isfinite(X).all():
+    # min and max propagate NaN and show +-inf, and unlike np.isfinite(X).all()
+    # they need no boolean copy of X (47 MB for MNIST).
+    if X.dtype.kind == "f" and X.size and not (np.isfinite(X.min()) and np.isfinite(X.max())):
         raise ValueError(f"{name} X contains NaN or infinite values")
     # One conversion up front: mixing float64 data with float32 weights would
     # upcast (and copy) on every step.

@@ -1,0 +1,71 @@
+"""Smoke test of the training-speed benchmark (benchmarks/train_speed.py).
+
+It times nothing: it checks, on a tiny synthetic problem, that the benchmark's
+workers and driver run and produce sane output. The numpy side needs no
+PyTorch; the comparison with PyTorch is skipped where torch is not installed.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not an installed package
+from benchmarks import train_speed as ts  # noqa: E402
+
+TINY = {"data": "synthetic", "n": 200, "sizes": (20, 16, 3), "batch_size": 32, "dtype": "float64"}
+
+
+def test_numpy_worker_trains_one_epoch():
+    r = ts.run_worker(dict(TINY, job="numpy", trace_memory=True))
+    assert r["seconds"] > 0 and r["n"] == 200
+    assert np.isfinite(r["epoch_loss"]) and 0 < r["epoch_loss"] < 5
+    assert r["flops"] == ts.matmul_flops((20, 16, 3), 200)
+    assert r["traced_peak_mib"] >= 0
+    assert "blas" in r["blas"] or "env" in r["blas"]
+
+
+def test_matmul_flops_of_the_mnist_network():
+    # forward 784x300 and 300x10, backward dW for both and dL/dx for the second only
+    per_instance = 2 * (2 * 784 * 300 + 3 * 300 * 10)
+    assert ts.matmul_flops((784, 300, 10), 60000) == 60000 * per_instance
+
+
+def test_same_start_for_every_framework():
+    a, b = ts.initial_params((20, 16, 3), np.float32), ts.initial_params((20, 16, 3), np.float64)
+    assert [W.dtype for W, _ in a] == [np.float32] * 2
+    np.testing.assert_allclose(a[0][0], b[0][0], rtol=1e-6)
+    np.testing.assert_array_equal(ts.batch_order(50), np.random.default_rng(ts.SEED).permutation(50))
+
+
+def test_peak_and_ladder_workers():
+    peak = ts.run_worker({"job": "peak", "dtype": "float32", "peak_n": 64, "peak_reps": 2})
+    assert peak["gflops"] > 0
+    lad = ts.run_worker(dict(TINY, job="ladder", python_instances=3, numpy_instances=50))
+    assert lad["numpy_per_instance"] > lad["python_per_instance"] > 0
+    assert lad["outer_us"] > 0 and lad["matmul_rank1_us"] > 0
+
+
+def test_driver_runs_workers_in_processes_and_reports(tmp_path):
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--data", "synthetic", "--n", "128", "--sizes", "20", "16",
+           "3", "--reps", "2", "--dtypes", "float32", "--no-torch", "--no-peak", "--no-ladder", "--json", str(out)]
+    proc = subprocess.run(cmd, cwd=ts.ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "course_lib" in proc.stdout and "ex/s" in proc.stdout
+    results = json.loads(out.read_text())
+    runs = results["runs"]["inherit/float32"]["numpy"]
+    assert len(runs) == 2 and all(r["seconds"] > 0 for r in runs)
+    # fresh processes from the same seeds train identically
+    assert runs[0]["epoch_loss"] == runs[1]["epoch_loss"]
+
+
+def test_torch_worker_trains_like_course_lib():
+    pytest.importorskip("torch")
+    cfg = dict(TINY, save_params=None)
+    a, b = ts.run_worker(dict(cfg, job="numpy")), ts.run_worker(dict(cfg, job="torch", threads=1))
+    # the same math from the same start on the same batches: float64 agrees to rounding
+    assert b["epoch_loss"] == pytest.approx(a["epoch_loss"], rel=1e-10)
+    assert b["torch"]["threads"] == 1
