@@ -21,7 +21,7 @@ def _run_one(fn, config, seed_seq):
     return fn(**config, rng=np.random.default_rng(seed_seq))
 
 
-def sweep(fn, configs, *, repeats: int = 1, seed: int = 0, n_jobs: int | None = None,
+def sweep(fn, configs, *, repeats: int = 1, seed: int = 0, paired: bool = False, n_jobs: int | None = None,
           progress: bool = True) -> list[dict]:
     """Call ``fn(**config, rng=Generator)`` for each config, ``repeats`` times.
 
@@ -32,6 +32,8 @@ def sweep(fn, configs, *, repeats: int = 1, seed: int = 0, n_jobs: int | None = 
         returns a dict of results, e.g. ``{"val_acc": 0.96, "history": h}``
     configs : list of dicts (see :func:`grid`)
     repeats : runs per config, each with its own seed
+    paired : give run ``r`` of every config the same seed, so configs are compared
+        from the same initial weights and data order (less noise in differences)
     n_jobs : worker processes (default: one per core; 1 runs in this process)
 
     Returns
@@ -47,7 +49,9 @@ def sweep(fn, configs, *, repeats: int = 1, seed: int = 0, n_jobs: int | None = 
     if int(repeats) < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     jobs = [(c, r) for c in configs for r in range(repeats)]
-    seeds = np.random.SeedSequence(seed).spawn(len(jobs))
+    seeds = np.random.SeedSequence(seed).spawn(repeats if paired else len(jobs))
+    if paired:
+        seeds = [seeds[r] for _, r in jobs]
     n_jobs = n_jobs or os.cpu_count() or 1
     rows = [None] * len(jobs)
     with tqdm(total=len(jobs), unit="run", disable=not progress) as bar:

@@ -40,3 +40,11 @@ def test_sweep_errors():
         ex.sweep(noisy_score, [], progress=False)
     with pytest.raises(TypeError, match="must return a dict"):
         ex.sweep(lambda lr, rng: lr, [{"lr": 1}], n_jobs=1, progress=False)
+
+
+def test_paired_sweep_shares_seeds_across_configs():
+    rows = ex.sweep(noisy_score, ex.grid(lr=[0.0, 1.0], width=[1]), repeats=2, paired=True, n_jobs=1, progress=False)
+    noise = {(r["lr"], r["run"]): r["score"] - r["lr"] for r in rows}
+    assert noise[(0.0, 0)] == pytest.approx(noise[(1.0, 0)], abs=1e-12)
+    assert noise[(0.0, 1)] == pytest.approx(noise[(1.0, 1)], abs=1e-12)
+    assert noise[(0.0, 0)] != noise[(0.0, 1)]
