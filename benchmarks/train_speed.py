@@ -375,12 +375,17 @@ def run_worker(cfg):
     """Run one measurement in this process (the driver calls it in a fresh one)."""
     cfg = {"sizes": SIZES, "batch_size": BATCH_SIZE, "lr": LR, "data": "mnist", **cfg}
     cfg["sizes"] = tuple(cfg["sizes"])
-    return WORKERS[cfg["job"]](cfg)
+    if cfg.get("lib_path"):  # measure another course_lib: it must win over this checkout's
+        sys.path.insert(0, cfg["lib_path"])
+    out = WORKERS[cfg["job"]](cfg)
+    if "course_lib" in sys.modules:
+        out["course_lib"] = str(Path(sys.modules["course_lib"].__file__).parent)
+    return out
 
 
 # --- the driver -----------------------------------------------------------------
 
-def worker_env(blas_env, threads, lib_path=None):
+def worker_env(blas_env, threads):
     env = dict(os.environ)
     if blas_env == "student":
         for key in BLAS_OVERRIDES:
@@ -388,8 +393,7 @@ def worker_env(blas_env, threads, lib_path=None):
     if threads:
         for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[key] = str(threads)
-    # lib_path: another course_lib checkout to measure (e.g. an older commit), found first
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [lib_path, str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
 
@@ -423,13 +427,14 @@ def measure(args, log=print):
     """Every measurement the report needs, numpy and torch alternating; returns a dict."""
     torch_ok = not args.no_torch and importlib.util.find_spec("torch") is not None
     envs = {"inherit": ["inherit"], "student": ["student"], "both": ["inherit", "student"]}[args.blas_env]
-    base = {"data": args.data, "n": args.n, "batch_size": args.batch_size, "lr": args.lr}
+    base = {"data": args.data, "n": args.n, "batch_size": args.batch_size, "lr": args.lr,
+            "lib_path": str(Path(args.lib_path).resolve()) if args.lib_path else None}
     if args.data == "synthetic" and args.sizes:
         base["sizes"] = args.sizes
     results = {"cores": cores(), "args": vars(args), "torch": torch_ok, "runs": {}}
     tmp = Path(tempfile.mkdtemp(prefix="train_speed_"))
     for env_name in envs:
-        env = worker_env(env_name, args.threads, args.lib_path)
+        env = worker_env(env_name, args.threads)
         for dtype in args.dtypes:
             key = f"{env_name}/{dtype}"
             runs = results["runs"][key] = {"numpy": [], "torch": [], "peak": []}
@@ -461,7 +466,7 @@ def measure(args, log=print):
                                              for k in a.files)
     if args.ladder:
         results["ladder"] = spawn(dict(base, job="ladder", dtype="float64", sizes=base.get("sizes", SIZES),
-                                       n=min(args.n or 60000, 5000)), worker_env(envs[0], args.threads, args.lib_path))
+                                       n=min(args.n or 60000, 5000)), worker_env(envs[0], args.threads))
     return results
 
 
@@ -478,8 +483,10 @@ def report(results, out=print):
         t_np = median([r["seconds"] for r in npr])
         n, flops = npr[0]["n"], npr[0]["flops"]
         b = npr[0]["blas"]
+        if npr[0].get("course_lib") and Path(npr[0]["course_lib"]).parent != ROOT:
+            out(f"\n(course_lib from {npr[0]['course_lib']})")
         out(f"\n{dtype} ({env_name} environment; numpy BLAS: {b.get('blas')}, kernel {b.get('kernel', '?')},"
-            f" {b.get('threads', '?')} threads{', env ' + str(b['env']) if b['env'] else ''})")
+            f" {b.get('threads', '?')} BLAS thread(s){', env ' + str(b['env']) if b['env'] else ''})")
         peak = median([p["gflops"] for p in pk]) if pk else None
         gf = flops / t_np / 1e9
         line = f"  course_lib  {t_np:7.3f} s  (min {min(r['seconds'] for r in npr):.3f})  {n / t_np:9,.0f} ex/s  {gf:6.1f} GFLOP/s"
@@ -490,7 +497,7 @@ def report(results, out=print):
             t_t = median([r["seconds"] for r in tr])
             out(f"  PyTorch     {t_t:7.3f} s  (min {min(r['seconds'] for r in tr):.3f})  {n / t_t:9,.0f} ex/s"
                 f"  {flops / t_t / 1e9:6.1f} GFLOP/s   (torch {tr[0]['torch']['version']},"
-                f" {tr[0]['torch']['threads']} threads)")
+                f" {tr[0]['torch']['threads']} thread(s))")
             ratio = t_np / t_t
             target = TARGETS.get(dtype)
             verdict = "" if target is None else f"  (target <= {target}: {'met' if ratio <= target else 'NOT met'})"
