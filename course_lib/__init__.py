@@ -12,7 +12,7 @@ from .initializers import INITIALIZERS, init_weights
 from .layers import Activation, ImprovedSigmoid, Layer, Linear, ReLU, Sigmoid, Tanh
 from .network import Sequential, count_params, mlp, parse_sizes
 from .optim import SGD, Momentum, make_optimizer
-from .train import Callback, History, Trainer, train
+from .train import Callback, History, Trainer, evaluate, train
 from .callbacks import ProgressBar
 from .panel import TrainingPanel
 from . import datasets, experiments, plots, scalar

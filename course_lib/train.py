@@ -154,15 +154,8 @@ class Trainer:
             hook(self)
 
     def evaluate(self, X, y, chunk: int = 8192):
-        """Mean data loss and accuracy on ``(X, y)``, in chunks to bound memory."""
-        model = self.model
-        total_loss = correct = 0.0
-        for s in range(0, len(X), chunk):
-            z = model.forward(X[s:s + chunk])
-            loss, _ = model.loss_fn(z, y[s:s + chunk])
-            total_loss += loss * len(z)
-            correct += np.count_nonzero(model.classify(z) == y[s:s + chunk])
-        return total_loss / len(X), correct / len(X)
+        """Mean data loss and accuracy of the model on ``(X, y)``; see :func:`evaluate`."""
+        return evaluate(self.model, X, y, chunk)
 
     def fit(self, train, val=None) -> History:
         """Train on ``train = (X, y)``, validating on ``val = (X, y)`` if given."""
@@ -252,6 +245,24 @@ class Trainer:
             model.set_params(best_params)
         self._emit("on_train_end")
         return h
+
+
+def evaluate(model, X, y, chunk: int = 8192):
+    """Mean data loss (no L2 penalty) and accuracy of ``model`` on ``(X, y)``.
+
+    Works through ``X`` in chunks so that a large set never needs all its
+    activations in memory at once.
+    """
+    X = np.asarray(X)
+    if len(X) == 0:
+        raise ValueError("cannot evaluate on an empty data set")
+    total_loss = correct = 0.0
+    for s in range(0, len(X), chunk):
+        z = model.forward(X[s:s + chunk])
+        loss, _ = model.loss_fn(z, y[s:s + chunk])
+        total_loss += loss * len(z)
+        correct += np.count_nonzero(model.classify(z) == y[s:s + chunk])
+    return total_loss / len(X), correct / len(X)
 
 
 def train(model, train_data, val_data=None, **options) -> History:

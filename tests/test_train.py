@@ -34,6 +34,7 @@ def test_training_reduces_loss_and_separates_classes(data):
     assert h.val_step == [steps * (e + 1) for e in range(20)]
     assert h.epoch_loss[-1] < h.epoch_loss[0]
     assert h.val_loss[-1] == pytest.approx(net.loss(*val), rel=1e-12)
+    assert cl.evaluate(net, *val, chunk=7) == pytest.approx((h.val_loss[-1], h.val_acc[-1]), rel=1e-12)
     assert h.val_acc[-1] == pytest.approx(net.accuracy(*val))
 
 
