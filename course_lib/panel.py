@@ -520,25 +520,18 @@ class TrainingPanel:
                           "curves and Stop cannot work: call cl.train(..., callbacks=callbacks).", "warning")
             return
         h = history
-        reason = h.stop_reason
-        summary = _summary(h)
-        if reason == "completed":
-            self.progress.bar_style = "success"
-            self._message(f"Done: {summary} · {describe_values(values)}", "ok")
-        elif reason == "requested":
-            self.progress.bar_style = "warning"
-            self._message(f"Stopped by you at step {len(h.loss)}: the curves and the weights so far are kept"
-                          f" ({summary} · {describe_values(values)}).", "warning")
-        elif reason == "early_stopping":
-            self.progress.bar_style = "success"
-            self._message(f"Early stopping: {h.message} ({summary} · {describe_values(values)}).", "ok")
-        elif reason == "diverged":
-            self.progress.bar_style = "danger"
-            self._message(f"Training diverged: {h.message}. Try a smaller learning rate"
-                          f" ({describe_values(values)}).", "error")
-        else:
-            self.progress.bar_style = "warning"
-            self._message(f"Training ended ({reason}): {h.message} ({summary}).", "warning")
+        used = describe_values(values)
+        style, kind, text = {
+            "completed": ("success", "ok", f"Done: {_summary(h)} · {used}"),
+            "requested": ("warning", "warning", f"Stopped by you at step {len(h.loss)}: the curves and the"
+                                                f" weights so far are kept ({_summary(h)} · {used})."),
+            "early_stopping": ("success", "ok", f"Early stopping: {h.message} ({_summary(h)} · {used})."),
+            "diverged": ("danger", "error", f"Training diverged: {h.message}. Try a smaller learning rate"
+                                            f" ({used})."),
+        }.get(h.stop_reason, ("warning", "warning",
+                              f"Training ended ({h.stop_reason}): {h.message} ({_summary(h)})."))
+        self.progress.bar_style = style
+        self._message(text, kind)
 
     # ----------------------------------------------------------------- live updates
     def _reset_timers(self):
