@@ -243,6 +243,10 @@ def plot_decision_boundary(model, X, y=None, ax=None, *, resolution=200, padding
         ax.scatter(X[:, 0], X[:, 1], s=point_size, c=point_colors, edgecolors="k", linewidths=0.5)
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
+    # both axes are input features on the same scale: a circle should look round
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
     if title:
         ax.set_title(title, fontsize="medium")
     return ax

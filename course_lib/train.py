@@ -43,6 +43,11 @@ class History:
         return len(self.epoch_loss)
 
     @property
+    def best_epoch(self) -> float | None:
+        """Where early stopping found the lowest validation loss, in (fractional) epochs."""
+        return None if self.best_step is None else self.best_step / max(self.steps_per_epoch, 1)
+
+    @property
     def val_epoch(self) -> np.ndarray:
         """Validation points in (fractional) epochs, for plotting against epochs."""
         return np.asarray(self.val_step, dtype=float) / max(self.steps_per_epoch, 1)

@@ -98,6 +98,7 @@ def test_early_stopping_restores_the_best_weights():
     assert h.stop_reason == "early_stopping"
     best = int(np.argmin(h.val_loss))
     assert h.best_step == h.val_step[best]
+    assert h.best_epoch == h.best_step / h.steps_per_epoch
     assert len(h.val_loss) - 1 - best == 5  # stopped after exactly `patience` worse checks
     for name, p, _ in net.parameters():
         np.testing.assert_array_equal(p, snapshots[h.best_step][name])
