@@ -99,7 +99,12 @@ def main(argv: list[str]) -> int:
     env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
     env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     if cmd == "lab":
-        args = [str(BIN / "jupyter"), "lab", f"--notebook-dir={ROOT}", "notebooks/", *rest]
+        # The whole workbook is browsable (notebook 02 points at course_lib's source);
+        # JupyterLab opens on the notebooks folder.
+        args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}",
+                "--LabApp.default_url=/lab/tree/notebooks", *rest]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--allow-root")  # containers and cloud machines often run as root
         return subprocess.call(args, cwd=ROOT, env=env)
     ensure_apt(SYSTEM_PACKAGES)
     if cmd == "report":
