@@ -69,7 +69,8 @@ class Linear(Layer):
         x, W = self.x, self.params["W"]
         if x.ndim == 1:
             # One instance: dL/dW is the rank-1 outer product x^T dout.
-            # np.outer is several times faster than a (n,1) @ (1,m) matrix product,
+            # np.outer is faster than a (n,1) @ (1,m) matrix product (1.4-1.6x for
+            # 784x300 here: BLAS gains nothing on a product with an inner size of 1),
             # and writing into the gradient buffer spares a matrix-sized temporary.
             np.outer(x, dout, out=self.grads["W"])
             self.grads["b"][...] = dout
