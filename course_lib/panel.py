@@ -64,6 +64,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 import threading
 import time
 
@@ -302,7 +303,8 @@ class TrainingPanel:
         # widgets
         for name, wid in self.controls.items():
             wid.add_class("cl-panel-control")
-            wid.add_class(f"cl-panel-control-{name}")
+            # a CSS class may not contain spaces: "learning rate" -> "learning-rate"
+            wid.add_class("cl-panel-control-" + re.sub(r"[^A-Za-z0-9_-]", "-", name))
             wid.observe(self._on_value_change, names="value")
         self.train_button = w.Button(description="Train", icon="play", button_style="success",
                                      tooltip="Train with the values above")
@@ -322,7 +324,9 @@ class TrainingPanel:
         self.status.add_class("cl-panel-status")
         self.message_html = w.HTML("")
         self.message_html.add_class("cl-panel-message")
-        self.plot = w.Image(format="png", layout={"max_width": "100%", "height": "auto"})
+        # shown at its own pixel width: stretched to the cell it would look blurred
+        width_px = int(self._figsize()[0] * self.dpi)
+        self.plot = w.Image(format="png", layout={"width": f"{width_px}px", "max_width": "100%", "height": "auto"})
         self.plot.add_class("cl-panel-plot")
         grid = w.GridBox(list(self.controls.values()),
                          layout={"grid_template_columns": "repeat(2, minmax(0, 1fr))", "grid_gap": "2px 24px",
@@ -654,18 +658,30 @@ def _load_pyplot_backend():
     plt.close(plt.figure())
 
 
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _recent_loss(h):
+    """Mean loss of the last steps (up to 100, at most an epoch): one mini-batch's,
+    let alone one instance's, loss is too noisy to report on its own."""
+    k = max(1, min(len(h.loss), 100, h.steps_per_epoch or 100))
+    recent = np.asarray(h.loss[-k:], dtype=float)
+    return float(recent.mean()) if np.isfinite(recent).all() else float(recent[-1])
+
+
 def _status(trainer, final=False):
     h = trainer.history
-    loss = f" · loss {h.loss[-1]:.4f}" if h.loss else ""
+    loss = f" · loss {_recent_loss(h):.4f}" if h.loss else ""
     val = f" · val acc {h.val_acc[-1]:.3f}" if final and h.val_acc else ""
     epoch = min(trainer.epoch + 1, trainer.epochs)
     return f"step {trainer.step}/{trainer.total_steps} · epoch {epoch}/{trainer.epochs}{loss}{val}"
 
 
 def _summary(h):
-    parts = [f"{len(h.loss)} steps", f"{h.epochs_done} epochs"]
-    if h.loss and math.isfinite(h.loss[-1]):
-        parts.append(f"loss {h.loss[-1]:.4f}")
+    parts = [_plural(len(h.loss), "step"), _plural(h.epochs_done, "epoch")]
+    if h.loss and math.isfinite(_recent_loss(h)):
+        parts.append(f"loss {_recent_loss(h):.4f}")
     if h.val_acc:
         parts.append(f"val acc {h.val_acc[-1]:.3f}")
     elif h.epoch_acc:

@@ -132,6 +132,11 @@ def plot_history(history, ax=None, *, metrics=("loss", "acc"), label=None, color
         a.set_xlabel(x)
         a.set_title(_METRIC_LABELS[metric], fontsize="medium")
         a.grid(True, alpha=0.3)
+        # limits from everything on the axes: a baseline drawn first must not fix
+        # the range and push this run's curves off the chart
+        a.relim()
+        a.autoscale(enable=True, axis="y")
+        a.autoscale_view(scalex=False)
         if metric == "loss" and train.size:
             _limit_loss_axis(a, train, val)
         if metric == "acc":

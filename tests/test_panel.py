@@ -431,3 +431,34 @@ def test_show_weight_images_tiles_one_image_per_unit():
     show_weight_images(rng.standard_normal((12, 3)), Figure().subplots(), shape=(3, 4))
     with pytest.raises(ValueError, match="square"):
         show_weight_images(rng.standard_normal((12, 3)), Figure().subplots())
+
+
+def test_a_baseline_does_not_fix_the_axes_for_the_next_run():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from course_lib.plots import plot_history
+
+    def history(acc, loss):
+        h = cl.History(steps_per_epoch=10)
+        h.step = list(range(1, 21))
+        h.acc, h.loss = list(acc), list(loss)
+        h.val_step, h.val_acc, h.val_loss = [10, 20], [acc[9], acc[-1]], [loss[9], loss[-1]]
+        return h
+
+    weak = history(np.linspace(0.1, 0.5, 20), np.linspace(5.0, 2.0, 20))
+    strong = history(np.linspace(0.8, 0.97, 20), np.linspace(0.6, 0.1, 20))
+    fig, axes = plt.subplots(1, 2)
+    plot_history(weak, axes, color="0.6", label="baseline")
+    plot_history(strong, axes)
+    (loss_lo, loss_hi), (acc_lo, acc_hi) = axes[0].get_ylim(), axes[1].get_ylim()
+    plt.close(fig)
+    assert acc_hi >= 0.97 and acc_lo <= 0.1
+    assert loss_lo <= 0.1
+
+
+def test_control_names_with_spaces_make_valid_css_classes():
+    panel = TrainingPanel({"learning rate": LogSlider(0.1, 1e-3, 1.0)}, lambda values, callbacks: None)
+    classes = panel.controls["learning rate"]._dom_classes
+    assert "cl-panel-control-learning-rate" in classes
+    assert all(" " not in c for c in classes)
