@@ -451,10 +451,17 @@ class TrainingPanel:
     _static_handle = None
 
     def _update_static(self):
-        """Redraw the static figure that :meth:`show` displayed, for the run just finished."""
+        """Replace the static figure that :meth:`show` displayed with the run just finished.
+
+        The last live frame already shows that run, so its PNG is reused: drawing the
+        figure again would cost about as much as training a small network.
+        """
         if self._static_handle is not None and self.history is not None:
             try:
-                self._static_handle.update(self.static_figure())
+                from IPython.display import Image
+
+                frame = Image(data=self.plot.value, format="png") if self.plot.value else self.static_figure()
+                self._static_handle.update(frame)
             except Exception:  # the live panel already shows the run; never fail on this
                 pass
 

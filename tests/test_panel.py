@@ -297,6 +297,18 @@ def test_show_trains_once_with_the_defaults_and_draws_a_static_figure(capsys):
     assert len(run.calls) == 1
 
 
+def test_retraining_replaces_the_static_figure_with_the_last_frame():
+    class Handle:
+        def update(self, obj):
+            self.obj = obj
+
+    p = make_panel(Recorder())
+    p._static_handle = handle = Handle()  # what show() keeps from display(..., display_id=True)
+    p.controls["lr"].value = 0.3
+    p.train_button.click()
+    assert handle.obj.data == p.plot.value and handle.obj.data[:4] == b"\x89PNG"
+
+
 def test_show_raises_when_the_default_values_cannot_train():
     p = make_panel()
     p.controls["hidden"].value = ""
