@@ -20,8 +20,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course_lib.report import DropWidgetsPreprocessor
+
 ROOT = Path(__file__).resolve().parents[1]
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def run(path: Path, timeout: int) -> None:
@@ -29,14 +30,12 @@ def run(path: Path, timeout: int) -> None:
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
-    nb.metadata.pop("widgets", None)  # widget state is large and useless without a kernel
+    # A saved widget is dead without its kernel and its text fallback ("VBox(...)",
+    # a progress bar stuck at 0%) only confuses readers; every panel is followed by a
+    # static figure of the same run. The PDF report drops them by the same rule.
+    nb, _ = DropWidgetsPreprocessor().preprocess(nb, {})
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
-        if cell.cell_type == "code":
-            # A saved widget is dead without its kernel and its text fallback
-            # ("VBox(...)", a progress bar stuck at 0%) only confuses readers; every
-            # panel is followed by a static figure that shows the same run.
-            cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
     # write next to the target, then rename: an interrupted run never leaves half a notebook
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".ipynb.tmp")
     try:
