@@ -116,8 +116,9 @@ class Trainer:
     shuffle : reshuffle the training set every epoch (needs ``rng``)
     rng : numpy.random.Generator for the shuffling
     val_every : validate every this many steps (default: at the end of each epoch)
-    patience : stop after this many validations without a lower validation loss,
-        then restore the weights of the best one (``None``: no early stopping)
+    patience : stop after this many validations without a lower validation loss
+        (``None``: no early stopping). With patience set, the run always ends
+        with the weights of its best validation, however it ends.
     callbacks : Callback objects
     dtype : cast model and data to this dtype (e.g. np.float32) before training
     """
