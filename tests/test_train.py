@@ -40,7 +40,6 @@ def test_training_reduces_loss_and_separates_classes(data):
 
 def test_per_instance_training_uses_vectors_and_matches_batch_of_one(data):
     train, _ = data
-    rng = np.random.default_rng(1)
     a = cl.mlp([2, 4, 3], rng=np.random.default_rng(9))
     b = cl.mlp([2, 4, 3], rng=np.random.default_rng(9))
     cl.train(a, train, lr=0.1, epochs=1, batch_size=1, rng=np.random.default_rng(2))
