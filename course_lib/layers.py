@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import blas
 from .functions import activation
 from .initializers import init_weights
 
@@ -26,6 +27,17 @@ class Layer:
 
     def backward(self, dout):
         raise NotImplementedError
+
+    def backward_sgd(self, dout, lr, l2=0.0):
+        """``backward``, then a plain SGD step ``p <- p - lr dL/dp`` on this layer's parameters.
+
+        Layers that can, fuse the two (see :meth:`Linear.backward_sgd`). ``l2``
+        only concerns layers with weights to penalise.
+        """
+        dx = self.backward(dout)
+        for key, p in self.params.items():
+            p -= lr * self.grads[key]
+        return dx
 
 
 class Linear(Layer):
@@ -81,6 +93,28 @@ class Linear(Layer):
         np.sum(dout, axis=0, out=self.grads["b"])
         return dout @ W.T if self.input_grad else None
 
+    def backward_sgd(self, dout, lr, l2=0.0):
+        """The backward pass with the SGD step folded in; returns dL/dx.
+
+        ``W <- (1 - lr l2) W - lr x^T dout`` and ``b <- b - lr sum(dout)``, where
+        ``x^T dout`` is dL/dW of :meth:`backward`. BLAS adds the product straight
+        into ``W`` (:func:`course_lib.blas.gemm`, or ``ger`` for one instance), so
+        dL/dW is never stored: ``grads`` is left as it was. dL/dx is computed
+        first, with the weights the forward pass used.
+        """
+        x, W, b = self.x, self.params["W"], self.params["b"]
+        if x.ndim == 1:
+            dx = W @ dout if self.input_grad else None
+            if l2:
+                W *= 1.0 - lr * l2
+            blas.ger(-lr, x, dout, W)
+            b -= lr * dout
+        else:
+            dx = dout @ W.T if self.input_grad else None
+            blas.gemm(-lr, x, dout, 1.0 - lr * l2, W)
+            b -= lr * dout.sum(axis=0)
+        return dx
+
     def __repr__(self):
         return f"Linear({self.shape[0]}, {self.shape[1]})"
 
@@ -98,7 +132,11 @@ class Activation(Layer):
         return self.y
 
     def backward(self, dout):
-        return dout * self.df_from_output(self.y)
+        g = self.df_from_output(self.y)  # a new array: multiply into it
+        if g.shape == dout.shape and g.dtype == np.result_type(g, dout):
+            g *= dout
+            return g
+        return dout * g
 
     def __repr__(self):
         return f"Activation({self.name!r})"

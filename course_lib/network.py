@@ -89,6 +89,19 @@ class Sequential:
             d = layer.backward(d)
         return d
 
+    def backward_sgd(self, dlogits, lr: float, l2: float = 0.0):
+        """Backpropagate dL/dlogits and take a plain SGD step on the way down.
+
+        Each layer updates its parameters as soon as it has passed dL/dx on
+        (``W <- (1 - lr l2) W - lr dL/dW``), in one BLAS call per weight matrix;
+        the gradients are not stored. The same step as ``backward`` +
+        ``add_l2_grad`` + ``SGD(lr).step``, up to rounding.
+        """
+        d = dlogits
+        for layer in reversed(self.layers):
+            d = layer.backward_sgd(d, lr, l2 if isinstance(layer, Linear) else 0.0)
+        return d
+
     def l2_penalty(self, l2: float) -> float:
         """(l2 / 2) * sum of squared weights, so that its gradient is l2 * W."""
         if not l2:

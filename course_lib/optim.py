@@ -36,10 +36,16 @@ def _check_lr(lr):
 
 
 class SGD:
-    """Plain gradient descent: p <- p - lr * dL/dp."""
+    """Plain gradient descent: p <- p - lr * dL/dp.
 
-    def __init__(self, lr: float = 0.01):
+    ``fused=True`` lets a :class:`~course_lib.train.Trainer` fold the step into
+    the backward pass (:meth:`Sequential.backward_sgd`): faster, the same
+    result up to rounding, but the layers' ``grads`` are then not filled.
+    """
+
+    def __init__(self, lr: float = 0.01, fused: bool = True):
         self.lr = _check_lr(lr)
+        self.fused = bool(fused)
 
     def step(self, model) -> None:
         lr = self.lr
@@ -48,7 +54,7 @@ class SGD:
                 pb -= lr * gb
 
     def __repr__(self):
-        return f"SGD(lr={self.lr})"
+        return f"SGD(lr={self.lr})" if self.fused else f"SGD(lr={self.lr}, fused=False)"
 
 
 class Momentum:

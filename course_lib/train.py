@@ -109,7 +109,9 @@ class Trainer:
     Parameters
     ----------
     model : Sequential
-    optimizer : SGD or Momentum (default ``SGD(lr)``)
+    optimizer : SGD or Momentum (default ``SGD(lr)``). Plain SGD is fused into the
+        backward pass, which leaves the layers' ``grads`` unfilled; use
+        ``SGD(lr, fused=False)`` for a callback that reads them.
     lr : learning rate, used when no optimizer is given
     epochs, batch_size : batch_size 1 trains on one instance vector at a time
     l2 : L2 strength; adds (l2/2)||W||^2 to the objective, weights only
@@ -203,10 +205,13 @@ class Trainer:
                         xb, yb = X[start:start + bs], y[start:start + bs]
                     logits = model.forward(xb)
                     loss, dlogits = model.loss_fn(logits, yb)
-                    model.backward(dlogits)
-                    if l2:
-                        model.add_l2_grad(l2)
-                    opt.step(model)
+                    if getattr(opt, "fused", False):
+                        model.backward_sgd(dlogits, opt.lr, l2)
+                    else:
+                        model.backward(dlogits)
+                        if l2:
+                            model.add_l2_grad(l2)
+                        opt.step(model)
                     step = len(h.loss) + 1
                     self.step = step
                     m = 1 if per_instance else len(yb)

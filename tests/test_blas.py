@@ -1,0 +1,149 @@
+"""The fused BLAS updates and the fused SGD step built on them."""
+import numpy as np
+import pytest
+
+import course_lib as cl
+from course_lib import blas
+
+
+@pytest.fixture(params=["blas", "numpy"])
+def path(request, monkeypatch):
+    """Run a test through the BLAS call and through the numpy fallback."""
+    if request.param == "numpy":
+        monkeypatch.setattr(blas, "_funcs", {})
+    elif blas.available() is None:
+        pytest.fail("no BLAS library found for the fused updates (see course_lib.blas)")
+    return request.param
+
+
+def numpy_blas_name():
+    cfg = np.show_config(mode="dicts")
+    return cfg["Build Dependencies"]["blas"]["name"].lower()
+
+
+def test_numpys_openblas_is_found():
+    # The speed of the batched trainer depends on it wherever numpy uses OpenBLAS (pip wheels, CI).
+    if "openblas" in numpy_blas_name():
+        assert blas.available() is not None
+        assert "openblas" in blas.available().lower()
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.float32, 1e-5)])
+@pytest.mark.parametrize("k, m, n", [(64, 784, 300), (1, 3, 2), (5, 1, 7), (17, 10, 1)])
+@pytest.mark.parametrize("beta", [1.0, 0.9])
+def test_gemm_matches_numpy(path, dtype, tol, k, m, n, beta):
+    rng = np.random.default_rng(k * m * n)
+    a, b, c = (rng.standard_normal(s).astype(dtype) for s in [(k, m), (k, n), (m, n)])
+    expected = beta * c.astype(np.float64) - 0.1 * (a.T.astype(np.float64) @ b)
+    out = blas.gemm(-0.1, a, b, beta, c)
+    assert out is c and c.dtype == dtype
+    np.testing.assert_allclose(c, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-14), (np.float32, 1e-6)])
+def test_ger_matches_numpy(path, dtype, tol):
+    rng = np.random.default_rng(1)
+    x, y, a = (rng.standard_normal(s).astype(dtype) for s in [(784,), (300,), (784, 300)])
+    expected = a.astype(np.float64) + 0.5 * np.outer(x, y)
+    blas.ger(0.5, x, y, a)
+    np.testing.assert_allclose(a, expected, rtol=tol, atol=tol)
+
+
+def test_arrays_blas_cannot_take_go_through_numpy():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((8, 10))[:, ::2]  # not contiguous
+    b = rng.standard_normal((8, 3)).astype(np.float32)  # another dtype
+    c = rng.standard_normal((5, 3))
+    expected = c + 2.0 * a.T @ b
+    blas.gemm(2.0, a, b, 1.0, c)
+    np.testing.assert_allclose(c, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shapes", [[(4, 3), (5, 2), (3, 2)], [(4, 3), (4, 2), (2, 3)], [(4,), (4, 2), (4, 2)]])
+def test_gemm_refuses_wrong_shapes_without_touching_c(shapes):
+    a, b, c = (np.ones(s) for s in shapes)
+    with pytest.raises(ValueError, match="gemm needs a"):
+        blas.gemm(1.0, a, b, 1.0, c)
+    assert (c == 1).all()
+
+
+def test_ger_refuses_wrong_shapes():
+    a = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"ger needs x \(m,\)"):
+        blas.ger(1.0, np.ones(2), np.ones(3), a)
+    assert (a == 1).all()
+
+
+def test_empty_batch_changes_nothing_but_the_decay(path):
+    c = np.ones((3, 2))
+    blas.gemm(1.0, np.zeros((0, 3)), np.zeros((0, 2)), 0.5, c)
+    np.testing.assert_array_equal(c, 0.5)
+
+
+# --- the fused SGD step -------------------------------------------------------
+
+def small_net(dtype=np.float64, seed=0):
+    return cl.mlp([6, 5, 4, 3], rng=np.random.default_rng(seed), dtype=dtype)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("l2", [0.0, 0.03])
+def test_backward_sgd_is_backward_then_sgd_step(path, batched, l2):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 6) if batched else 6)
+    y = rng.integers(0, 3, 7) if batched else 1
+    a, b = small_net(), small_net()
+    a.forward_backward(x, y, l2=l2)
+    before = [layer.grads["W"].copy() for layer in a.layers if isinstance(layer, cl.Linear)]
+    cl.SGD(0.2, fused=False).step(a)
+    loss, dlogits = b.loss_fn(b.forward(x), y)
+    dx = b.backward_sgd(dlogits, 0.2, l2)
+    assert dx is None  # the first layer needs no dL/dx
+    for (name, pa, _), (_, pb, _) in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(pb, pa, rtol=1e-13, atol=1e-15, err_msg=name)
+    # the fused step stores no gradients
+    assert all((layer.grads["W"] == 0).all() for layer in b.layers if isinstance(layer, cl.Linear))
+    assert not all((g == 0).all() for g in before)
+
+
+def test_linear_backward_sgd_returns_dx_with_the_old_weights(path):
+    rng = np.random.default_rng(4)
+    lin = cl.Linear(rng.standard_normal((6, 4)), rng.standard_normal(4))
+    x, dout = rng.standard_normal((3, 6)), rng.standard_normal((3, 4))
+    lin.forward(x)
+    expected = dout @ lin.params["W"].T
+    np.testing.assert_allclose(lin.backward_sgd(dout, 0.5), expected, rtol=1e-14)
+    assert not np.allclose(lin.params["W"] @ dout.T, expected.T)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_trainer_fused_and_separate_steps_train_alike(dtype, tol, batch_size):
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((64, 6)), rng.integers(0, 3, 64)
+    nets = []
+    for fused in (True, False):
+        net = small_net(dtype)
+        h = cl.Trainer(net, optimizer=cl.SGD(0.1, fused=fused), batch_size=batch_size, epochs=3, l2=0.01,
+                       rng=np.random.default_rng(6)).fit((X, y))
+        nets.append((net, h))
+    (a, ha), (b, hb) = nets
+    for (name, pa, _), (_, pb, _) in zip(a.parameters(), b.parameters()):
+        assert pa.dtype == dtype
+        np.testing.assert_allclose(pa, pb, rtol=tol, atol=tol, err_msg=name)
+    np.testing.assert_allclose(ha.loss, hb.loss, rtol=tol)
+
+
+def test_unfused_sgd_keeps_gradients_for_callbacks():
+    seen = []
+
+    class GradNorm(cl.Callback):
+        def on_step_end(self, trainer):
+            seen.append(np.linalg.norm(trainer.model.layers[0].grads["W"]))
+
+    rng = np.random.default_rng(7)
+    X, y = rng.standard_normal((32, 6)), rng.integers(0, 3, 32)
+    cl.Trainer(small_net(), optimizer=cl.SGD(0.1, fused=False), batch_size=8, rng=rng,
+               callbacks=[GradNorm()]).fit((X, y))
+    assert len(seen) == 4 and all(s > 0 for s in seen)
+    assert repr(cl.SGD(0.1, fused=False)) == "SGD(lr=0.1, fused=False)"
