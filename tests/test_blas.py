@@ -13,6 +13,8 @@ def path(request, monkeypatch):
         monkeypatch.setattr(blas, "_funcs", {})
     elif blas.available() is None:
         pytest.fail("no BLAS library found for the fused updates (see course_lib.blas)")
+    else:
+        monkeypatch.setattr(blas, "MIN_SIZE", 0)  # small test matrices through BLAS too
     return request.param
 
 

@@ -204,3 +204,26 @@ def test_bad_input_is_named(data, kwargs, data_fn, message):
     options = {"rng": np.random.default_rng(0), **kwargs}
     with pytest.raises((ValueError, TypeError), match=message):
         cl.train(cl.mlp([2, 4, 3], rng=np.random.default_rng(0)), train, **options)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_every_nan_or_inf_in_the_data_is_found(dtype, bad, layout):
+    from course_lib.train import _all_finite
+
+    X = np.random.default_rng(0).standard_normal((50, 8)).astype(dtype)
+    X = {"C": X, "F": np.asfortranarray(X), "strided": X[::2]}[layout]
+    assert _all_finite(X)
+    X[-1, 5] = bad
+    assert not _all_finite(X)
+
+
+def test_huge_but_finite_data_is_accepted():
+    # the fast check (a sum of squares) overflows here; the exact one must decide
+    from course_lib.train import _all_finite
+
+    X = np.full((10, 4), 3e38, np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.dot(X.ravel(), X.ravel()))
+    assert _all_finite(X)
