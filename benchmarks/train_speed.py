@@ -354,6 +354,22 @@ def ladder(cfg):
     G = np.empty_like(W1)
     out["outer_us"] = _best_time(lambda: np.outer(x, d, out=G)) * 1e6
     out["matmul_rank1_us"] = _best_time(lambda: np.matmul(x[:, None], d[None, :], out=G)) * 1e6
+    # The whole per-instance SGD update of that layer: gradient, then a separate step,
+    # or BLAS's ger adding the outer product into W directly (what the Trainer does).
+    W = W1.copy()
+
+    def outer_then_step():
+        np.outer(x, d, out=G)
+        np.multiply(G, 1e-9, out=G)
+        np.subtract(W, G, out=W)
+
+    out["outer_step_us"] = _best_time(outer_then_step) * 1e6
+    try:
+        from course_lib import blas
+    except ImportError:  # an older course_lib
+        blas = None
+    if blas is not None and blas.available():
+        out["ger_us"] = _best_time(lambda: blas.ger(-1e-9, x, d, W)) * 1e6
     return out
 
 
@@ -529,6 +545,9 @@ def report(results, out=print):
             out(f"  numpy, batches of {a['batch_size']} ({key.split('/')[1]})        {n / t:12,.0f}")
         out(f"  rank-1 gradient 784x300: np.outer {lad['outer_us']:.0f} µs,"
             f" (784,1) @ (1,300) matmul {lad['matmul_rank1_us']:.0f} µs")
+        if "outer_step_us" in lad:
+            fused = f", fused into W with BLAS ger {lad['ger_us']:.0f} µs" if "ger_us" in lad else ""
+            out(f"  rank-1 SGD update 784x300: np.outer then W -= lr G {lad['outer_step_us']:.0f} µs{fused}")
 
 
 def main(argv=None):

@@ -44,7 +44,7 @@ def test_peak_and_ladder_workers():
     assert peak["gflops"] > 0
     lad = ts.run_worker(dict(TINY, job="ladder", python_instances=3, numpy_instances=50))
     assert lad["numpy_per_instance"] > lad["python_per_instance"] > 0
-    assert lad["outer_us"] > 0 and lad["matmul_rank1_us"] > 0
+    assert lad["outer_us"] > 0 and lad["matmul_rank1_us"] > 0 and lad["outer_step_us"] > 0 and lad["ger_us"] > 0
 
 
 def test_driver_runs_workers_in_processes_and_reports(tmp_path):
