@@ -15,7 +15,7 @@ from .optim import SGD, Momentum, make_optimizer
 from .train import Callback, History, Trainer, evaluate, train
 from .callbacks import ProgressBar
 from .panel import TrainingPanel
-from . import datasets, experiments, plots, scalar
+from . import blas, datasets, experiments, plots, scalar
 
 __version__ = "0.1.0"
 
@@ -23,6 +23,7 @@ __all__ = [
     "Activation",
     "ACTIVATIONS",
     "binary_cross_entropy",
+    "blas",
     "Callback",
     "check_function",
     "check_model",

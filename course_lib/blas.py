@@ -73,28 +73,27 @@ def _bind(lib, prefix, suffix, int_t):
 def _load():
     global _funcs
     with _lock:
-        if _funcs is not None:
-            return _funcs
-        _funcs = {}
-        if _disabled:
-            return _funcs
-        # numpy's own wheels use 64-bit integers and prefixed names (scipy-openblas);
-        # a plain CBLAS (conda's libcblas, MKL, system OpenBLAS) uses 32-bit ones.
-        names = [("scipy_", "64_", ctypes.c_int64), ("", "64_", ctypes.c_int64), ("", "", ctypes.c_int)]
-        for path in _candidate_libraries():
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for prefix, suffix, int_t in names:
-                try:
-                    _funcs = _bind(lib, prefix, suffix, int_t)
-                    _funcs["int64"] = int_t is ctypes.c_int64
-                    _funcs["library"] = path
-                    return _funcs
-                except AttributeError:
-                    continue
+        if _funcs is None:
+            _funcs = {} if _disabled else _find()  # assigned once, complete: other threads read it unlocked
         return _funcs
+
+
+def _find():
+    # numpy's own wheels use 64-bit integers and prefixed names (scipy-openblas);
+    # a plain CBLAS (conda's libcblas, MKL, system OpenBLAS) uses 32-bit ones.
+    names = [("scipy_", "64_", ctypes.c_int64), ("", "64_", ctypes.c_int64), ("", "", ctypes.c_int)]
+    for path in _candidate_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix, suffix, int_t in names:
+            try:
+                funcs = _bind(lib, prefix, suffix, int_t)
+            except AttributeError:
+                continue
+            return {**funcs, "int64": int_t is ctypes.c_int64, "library": path}
+    return {}
 
 
 def available() -> str | None:

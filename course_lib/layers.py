@@ -2,6 +2,8 @@
 
 Each layer's ``forward`` keeps what its ``backward`` needs; ``backward`` takes
 dL/d(output) and returns dL/d(input), filling ``grads`` for its parameters.
+``backward_sgd`` does the same but takes a plain SGD step instead of storing the
+gradients (for ``Linear``, inside the gradient's matrix product).
 Inputs are either one instance ``(features,)`` or a mini-batch ``(batch, features)``.
 """
 from __future__ import annotations

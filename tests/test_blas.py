@@ -1,4 +1,8 @@
 """The fused BLAS updates and the fused SGD step built on them."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -149,3 +153,10 @@ def test_unfused_sgd_keeps_gradients_for_callbacks():
                callbacks=[GradNorm()]).fit((X, y))
     assert len(seen) == 4 and all(s > 0 for s in seen)
     assert repr(cl.SGD(0.1, fused=False)) == "SGD(lr=0.1, fused=False)"
+
+
+def test_workbook_blas_0_switches_the_fused_calls_off():
+    code = "from course_lib import blas; print(blas.available())"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "WORKBOOK_BLAS": "0"},
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "None"
