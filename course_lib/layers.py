@@ -75,7 +75,8 @@ class Linear(Layer):
                 f" or (batch, {W.shape[0]}), got shape {x.shape}"
             )
         self.x = x
-        out = x @ W
+        # A batch goes through blas.matmul: x @ W, read the way the fused update writes W.
+        out = x @ W if x.ndim == 1 else blas.matmul(x, W)
         out += self.params["b"]  # in place: one array per call, not two
         return out
 

@@ -160,3 +160,70 @@ def test_workbook_blas_0_switches_the_fused_calls_off():
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "WORKBOOK_BLAS": "0"},
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "None"
+
+
+# --- one block of W's rows per BLAS thread ------------------------------------
+
+@pytest.fixture(params=[2, 3, 4])
+def threads(request, monkeypatch):
+    """Pretend BLAS has this many threads: the split must give the same numbers for any count."""
+    if blas.available() is None or blas._load()[np.dtype(np.float32)][2] is None:
+        pytest.fail("numpy's BLAS has no gemm batch (OpenBLAS >= 0.3.28 has)")
+    monkeypatch.setattr(blas, "_threads", lambda funcs: request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
+@pytest.mark.parametrize("batch, n_in, n_out", [(64, 784, 300), (33, 1001, 257), (7, 785, 13), (1, 300, 300)])
+def test_split_matmul_is_x_at_w(threads, dtype, tol, batch, n_in, n_out):
+    rng = np.random.default_rng(n_in)
+    x, w = rng.standard_normal((batch, n_in)).astype(dtype), rng.standard_normal((n_in, n_out)).astype(dtype)
+    # the small ones stay one plain product (OpenBLAS's batch must not see them), the rest are split
+    split = blas._split(blas._load(), n_in, batch, n_out)
+    assert (split is None) == (batch * n_out * n_in // threads <= blas.MIN_SPLIT_WORK)
+    out = blas.matmul(x, w)
+    assert out.shape == (batch, n_out) and out.dtype == dtype
+    np.testing.assert_allclose(out, x @ w, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_split_gemm_updates_every_row(threads, dtype, tol):
+    rng = np.random.default_rng(8)
+    a, b, c = (rng.standard_normal(s).astype(dtype) for s in [(64, 785), (64, 300), (785, 300)])
+    assert blas._split(blas._load(), 785, 64, 300) is not None
+    expected = 0.99 * c.astype(np.float64) - 0.1 * (a.T.astype(np.float64) @ b)
+    blas.gemm(-0.1, a, b, 0.99, c)
+    np.testing.assert_allclose(c, expected, rtol=tol, atol=tol)
+
+
+def test_blocks_follow_the_thread_count_and_stay_large(monkeypatch):
+    funcs = blas._load()
+    monkeypatch.setattr(blas, "_threads", lambda funcs: 2)
+    assert blas._split(funcs, 784, 64, 300) == [0, 392, 784]
+    assert blas._split(funcs, 784, blas.MAX_SPLIT_BATCH + 1, 300) is None  # big batches: one plain product
+    assert blas._split(funcs, 100, 64, 300) is None  # too few rows for two blocks
+    assert blas._split(funcs, 784, 8, 300) is None  # too little work per block
+    monkeypatch.setattr(blas, "_threads", lambda funcs: 1)
+    assert blas._split(funcs, 784, 64, 300) is None
+
+
+def test_split_calls_from_two_threads_at_once(monkeypatch):
+    # a panel trains in a background thread while the notebook computes: no shared argument arrays
+    import threading
+
+    monkeypatch.setattr(blas, "_threads", lambda funcs: 2)
+    rng = np.random.default_rng(9)
+    jobs = [(rng.standard_normal((64, 784)), rng.standard_normal((784, 300))) for _ in range(2)]
+    errors = []
+
+    def work(x, w):
+        for _ in range(200):
+            if np.abs(blas.matmul(x, w) - x @ w).max() > 1e-10:
+                errors.append("wrong product")
+
+    runners = [threading.Thread(target=work, args=job) for job in jobs]
+    for r in runners:
+        r.start()
+    for r in runners:
+        r.join()
+    assert not errors
