@@ -201,6 +201,7 @@ class Trainer:
         self._hooks = {e: [getattr(c, e) for c in self.callbacks if hasattr(c, e)] for e in _EVENTS}
         best_loss, best_params, bad_checks = math.inf, None, 0
         l2, opt = self.l2, self.optimizer
+        fused = getattr(opt, "fused", False)  # plain SGD: the step happens inside backward
 
         self._emit("on_train_begin")
         try:
@@ -219,7 +220,7 @@ class Trainer:
                         xb, yb = X[start:start + bs], y[start:start + bs]
                     logits = model.forward(xb)
                     loss, dlogits = model.loss_fn(logits, yb)
-                    if getattr(opt, "fused", False):
+                    if fused:
                         model.backward_sgd(dlogits, opt.lr, l2)
                     else:
                         model.backward(dlogits)

@@ -191,7 +191,7 @@ def test_split_matmul_is_x_at_w(threads, dtype, tol, batch, n_in, n_out):
     rng = np.random.default_rng(n_in)
     x, w = rng.standard_normal((batch, n_in)).astype(dtype), rng.standard_normal((n_in, n_out)).astype(dtype)
     # the small ones stay one plain product (OpenBLAS's batch must not see them), the rest are split
-    split = blas._split(blas._load(), n_in, batch, n_out) if blas.available() else None
+    split = blas._split(blas._load(), np.dtype(dtype), n_in, batch, n_out) if blas.available() else None
     small = batch * n_out * n_in // threads <= blas.MIN_SPLIT_WORK
     assert (split is not None) == (has_batch() and not small)
     out = blas.matmul(x, w)
@@ -203,24 +203,27 @@ def test_split_matmul_is_x_at_w(threads, dtype, tol, batch, n_in, n_out):
 def test_split_gemm_updates_every_row(threads, dtype, tol):
     rng = np.random.default_rng(8)
     a, b, c = (rng.standard_normal(s).astype(dtype) for s in [(64, 785), (64, 300), (785, 300)])
-    assert (blas.available() and blas._split(blas._load(), 785, 64, 300)) or not has_batch()
+    assert (blas.available() and blas._split(blas._load(), np.dtype(dtype), 785, 64, 300)) or not has_batch()
     expected = 0.99 * c.astype(np.float64) - 0.1 * (a.T.astype(np.float64) @ b)
     blas.gemm(-0.1, a, b, 0.99, c)
     np.testing.assert_allclose(c, expected, rtol=tol, atol=tol)
 
 
+F32 = np.dtype(np.float32)
+
+
 def test_blocks_follow_the_thread_count_and_stay_large(monkeypatch):
     funcs = blas._load()
     if not has_batch():  # an older OpenBLAS: always one plain product
-        assert funcs == {} or blas._split(funcs, 784, 64, 300) is None
+        assert funcs == {} or blas._split(funcs, F32, 784, 64, 300) is None
         return
     monkeypatch.setattr(blas, "_threads", lambda funcs: 2)
-    assert blas._split(funcs, 784, 64, 300) == [0, 392, 784]
-    assert blas._split(funcs, 784, blas.MAX_SPLIT_BATCH + 1, 300) is None  # big batches: one plain product
-    assert blas._split(funcs, 100, 64, 300) is None  # too few rows for two blocks
-    assert blas._split(funcs, 784, 8, 300) is None  # too little work per block
+    assert blas._split(funcs, F32, 784, 64, 300) == [0, 392, 784]
+    assert blas._split(funcs, F32, 784, blas.MAX_SPLIT_BATCH + 1, 300) is None  # big batches: one plain product
+    assert blas._split(funcs, F32, 100, 64, 300) is None  # too few rows for two blocks
+    assert blas._split(funcs, F32, 784, 8, 300) is None  # too little work per block
     monkeypatch.setattr(blas, "_threads", lambda funcs: 1)
-    assert blas._split(funcs, 784, 64, 300) is None
+    assert blas._split(funcs, F32, 784, 64, 300) is None
 
 
 def test_split_calls_from_two_threads_at_once(monkeypatch):
