@@ -1,72 +1,46 @@
-"""course_lib: the small numpy package behind the workbook.
+"""course_lib: the lesson. The numpy code the notebooks derive, and nothing else.
 
-Every gradient here is written by hand and checked against finite differences.
+Every gradient is written by hand and checked against finite differences. It
+imports numpy and the standard library only; everything around the lesson
+(panels, plots, downloads, PDF export, the fast path) is in ``workbook_tools``.
+
+Where each piece is taught:
+
+=================  ==============================================================
+``activations``    01 Derivatives: sigmoid, tanh, ReLU, improved sigmoid
+``losses``         01 Derivatives: softmax, cross-entropy, binary cross-entropy
+``gradcheck``      01 Derivatives: central differences, relative error, a verdict
+``scalar``         02 Scalar backprop: the 2-layer network in plain Python
+``layers``         03 Tensor backprop, 04 Batched training: Linear, activations
+``network``        03-04, 07: Sequential networks, parameters by name
+``optim``          02-04: SGD; 06: momentum
+``training``       04 Batched training: the loop, history, callbacks, early stopping
+``init``           06 Regularisation: initialisers; one random-generator policy
+``data``           03, 06: scaling, standardising, splits; synthetic sets
+=================  ==============================================================
 """
-from .functions import (
-    ACTIVATIONS, binary_cross_entropy, cross_entropy, improved_sigmoid, improved_sigmoid_grad,
-    log_softmax, relu, relu_grad, sigmoid, sigmoid_grad, softmax, softmax_cross_entropy,
-    softmax_jacobian, tanh, tanh_grad,
+from . import data, scalar
+from .activations import (
+    ACTIVATIONS, improved_sigmoid, improved_sigmoid_grad, relu, relu_grad, sigmoid, sigmoid_grad, tanh, tanh_grad,
 )
 from .gradcheck import GradCheck, check_function, check_model, check_scalar_function, numerical_gradient, rel_error
-from .initializers import INITIALIZERS, init_weights
+from .init import INITIALIZERS, as_rng, init_weights
 from .layers import Activation, ImprovedSigmoid, Layer, Linear, ReLU, Sigmoid, Tanh
+from .losses import (
+    binary_cross_entropy, check_labels, cross_entropy, log_softmax, softmax, softmax_cross_entropy, softmax_jacobian,
+)
 from .network import Sequential, count_params, mlp, parse_sizes
-from .optim import SGD, Momentum, make_optimizer
-from .train import Callback, History, Trainer, evaluate, train
-from .callbacks import ProgressBar
-from .panel import TrainingPanel
-from . import blas, datasets, experiments, plots, scalar
+from .optim import SGD, Momentum
+from .training import Callback, EarlyStopping, History, Loop, Trainer, batches, evaluate, train
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "Activation",
-    "ACTIVATIONS",
-    "binary_cross_entropy",
-    "blas",
-    "Callback",
-    "check_function",
-    "check_model",
-    "check_scalar_function",
-    "count_params",
-    "cross_entropy",
-    "datasets",
-    "evaluate",
-    "experiments",
-    "GradCheck",
-    "History",
-    "improved_sigmoid",
-    "improved_sigmoid_grad",
-    "ImprovedSigmoid",
-    "init_weights",
-    "INITIALIZERS",
-    "Layer",
-    "Linear",
-    "log_softmax",
-    "make_optimizer",
-    "mlp",
-    "Momentum",
-    "numerical_gradient",
-    "parse_sizes",
-    "plots",
-    "ProgressBar",
-    "rel_error",
-    "relu",
-    "ReLU",
-    "relu_grad",
-    "scalar",
-    "Sequential",
-    "SGD",
-    "sigmoid",
-    "Sigmoid",
-    "sigmoid_grad",
-    "softmax",
-    "softmax_cross_entropy",
-    "softmax_jacobian",
-    "Tanh",
-    "tanh",
-    "tanh_grad",
-    "train",
-    "Trainer",
-    "TrainingPanel",
+    "ACTIVATIONS", "Activation", "Callback", "EarlyStopping", "GradCheck", "History", "INITIALIZERS",
+    "ImprovedSigmoid", "Layer", "Linear", "Loop", "Momentum", "ReLU", "SGD", "Sequential", "Sigmoid", "Tanh",
+    "Trainer", "as_rng", "batches", "binary_cross_entropy", "check_function", "check_labels", "check_model",
+    "check_scalar_function", "count_params", "cross_entropy", "data", "evaluate", "improved_sigmoid",
+    "improved_sigmoid_grad", "init_weights", "log_softmax", "mlp", "numerical_gradient", "parse_sizes",
+    "rel_error", "relu", "relu_grad", "scalar", "sigmoid", "sigmoid_grad", "softmax", "softmax_cross_entropy",
+    "softmax_jacobian", "tanh", "tanh_grad", "train",
 ]

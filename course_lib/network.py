@@ -1,23 +1,23 @@
-"""A network as a sequence of layers, with a loss on top."""
+"""A network as a list of layers with a loss on top (notebooks 03, 04 and 07)."""
 from __future__ import annotations
 
 import re
 
 import numpy as np
 
-from .functions import LOSSES, sigmoid, softmax
-from .initializers import check_rng
-from .layers import Activation, Linear
+from .activations import sigmoid
+from .init import as_rng
+from .layers import Activation, Linear, float_dtype
+from .losses import LOSSES, softmax
 
 
 class Sequential:
-    """Layers applied in order; the last one's output are the logits.
+    """Layers applied in order; the last one's outputs are the logits.
 
-    Parameters
-    ----------
-    layers : list of Layer
-    output : "softmax" (class labels 0..k-1, cross-entropy) or
-        "sigmoid" (one output unit, labels 0/1, binary cross-entropy)
+    ``output="softmax"``: class labels 0..k-1 and cross-entropy; ``output="sigmoid"``:
+    one output unit, labels 0/1 and binary cross-entropy. Parameters are reachable
+    by name, numbered by the layers that have them: ``net.params["W1"]``,
+    ``net.params["b1"]``, ``net.params["W2"]``, ...; ``net.grads`` has the same names.
     """
 
     def __init__(self, layers, output: str = "softmax"):
@@ -26,56 +26,62 @@ class Sequential:
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("a network needs at least one layer")
-        self.output = output
-        self.loss_fn = LOSSES[output]
-        linears = [l for l in self.layers if isinstance(l, Linear)]
-        for layer in linears[1:]:
-            layer.input_grad = True
-        if linears:
-            linears[0].input_grad = self.layers[0] is not linears[0]
+        self.output, self.loss_fn = output, LOSSES[output]
 
-    # --- parameters ------------------------------------------------------
-    def parameters(self):
-        """Yield ``(name, param, grad)`` for every parameter, e.g. ``("0.W", W, dW)``."""
-        for i, layer in enumerate(self.layers):
-            for key, p in layer.params.items():
-                yield f"{i}.{key}", p, layer.grads[key]
+    # --- parameters by name ---------------------------------------------------
+    def _named(self, which):
+        named, number = {}, 0
+        for layer in self.layers:
+            if layer.params:
+                number += 1
+                for key in layer.params:
+                    named[f"{key}{number}"] = getattr(layer, which)[key]
+        return named
+
+    @property
+    def params(self) -> dict:
+        """Every parameter array by name (the arrays themselves: changing them changes the network)."""
+        return self._named("params")
+
+    @property
+    def grads(self) -> dict:
+        """dL/d(parameter) from the last backward pass, by the same names as :attr:`params`."""
+        return self._named("grads")
 
     @property
     def num_params(self) -> int:
-        return sum(p.size for _, p, _ in self.parameters())
-
-    @property
-    def num_classes(self) -> int:
-        if self.output == "sigmoid":
-            return 2
-        return [l for l in self.layers if isinstance(l, Linear)][-1].shape[1]
+        return sum(p.size for p in self.params.values())
 
     @property
     def dtype(self):
-        return next(p for _, p, _ in self.parameters()).dtype
+        return next(iter(self.params.values())).dtype
+
+    @property
+    def num_classes(self) -> int:
+        return 2 if self.output == "sigmoid" else [l for l in self.layers if isinstance(l, Linear)][-1].shape[1]
 
     def weights(self):
-        """The weight matrices (what L2 regularisation penalises; biases are not)."""
-        return [l.params["W"] for l in self.layers if isinstance(l, Linear)]
+        """The weight matrices: what L2 regularisation penalises (biases are not)."""
+        return [p for name, p in self.params.items() if name.startswith("W")]
 
     def get_params(self) -> dict:
-        """A copy of every parameter, by name (for restoring the best weights)."""
-        return {name: p.copy() for name, p, _ in self.parameters()}
+        """A copy of every parameter, by name (to restore the best weights later)."""
+        return {name: p.copy() for name, p in self.params.items()}
 
     def set_params(self, values: dict) -> None:
-        for name, p, _ in self.parameters():
+        for name, p in self.params.items():
             p[...] = values[name]
 
     def astype(self, dtype) -> "Sequential":
-        """Cast every parameter and gradient buffer to ``dtype`` in place; returns self."""
+        """Cast every parameter to ``dtype`` (float32 or float64) in place; returns the network."""
+        dtype = float_dtype(dtype)
         for layer in self.layers:
             for key in layer.params:
                 layer.params[key] = layer.params[key].astype(dtype, copy=False)
                 layer.grads[key] = layer.grads[key].astype(dtype, copy=False)
         return self
 
-    # --- passes ------------------------------------------------------------
+    # --- the passes -------------------------------------------------------------
     def forward(self, x):
         """Logits for ``x`` of shape ``(features,)`` or ``(batch, features)``."""
         for layer in self.layers:
@@ -83,103 +89,88 @@ class Sequential:
         return x
 
     def backward(self, dlogits):
-        """Backpropagate dL/dlogits through every layer, filling the gradients."""
+        """Backpropagate dL/dlogits through every layer, filling each layer's ``grads``."""
         d = dlogits
-        for layer in reversed(self.layers):
-            d = layer.backward(d)
-        return d
-
-    def backward_sgd(self, dlogits, lr: float, l2: float = 0.0):
-        """Backpropagate dL/dlogits and take a plain SGD step on the way down.
-
-        Each layer updates its parameters as soon as it has passed dL/dx on
-        (``W <- (1 - lr l2) W - lr dL/dW``), in one BLAS call per weight matrix;
-        the gradients are not stored. The same step as ``backward`` +
-        ``add_l2_grad`` + ``SGD(lr).step``, up to rounding.
-        """
-        d = dlogits
-        for layer in reversed(self.layers):
-            d = layer.backward_sgd(d, lr, l2 if isinstance(layer, Linear) else 0.0)
+        for i in range(len(self.layers) - 1, -1, -1):
+            d = self.layers[i].backward(d, need_dx=i > 0)
         return d
 
     def l2_penalty(self, l2: float) -> float:
-        """(l2 / 2) * sum of squared weights, so that its gradient is l2 * W."""
-        if not l2:
-            return 0.0
-        return 0.5 * l2 * float(sum(np.vdot(W, W) for W in self.weights()))
+        """(λ/2) Σ‖W‖², so that its gradient is λW."""
+        return 0.5 * l2 * float(sum(np.vdot(W, W) for W in self.weights())) if l2 else 0.0
+
+    def add_l2_grad(self, l2: float) -> None:
+        """Add the penalty's gradient λW to every weight gradient (not to the biases)."""
+        params, grads = self.params, self.grads
+        for name in params:
+            if name.startswith("W"):
+                grads[name] += l2 * params[name]
 
     def loss(self, x, y, l2: float = 0.0) -> float:
         """Data loss plus the L2 penalty, without touching the gradients."""
         return self.loss_fn(self.forward(x), y)[0] + self.l2_penalty(l2)
 
     def forward_backward(self, x, y, l2: float = 0.0) -> float:
-        """One forward and backward pass. Returns the loss (with the L2 penalty)
-        and leaves dLoss/dparam in each layer's ``grads``."""
+        """One forward and backward pass: returns the loss (with the penalty), fills ``grads``."""
         loss, dlogits = self.loss_fn(self.forward(x), y)
         self.backward(dlogits)
         if l2:
             self.add_l2_grad(l2)
-            loss += self.l2_penalty(l2)
-        return loss
+        return loss + self.l2_penalty(l2)
 
-    def add_l2_grad(self, l2: float) -> None:
-        """Add the penalty's gradient l2 * W to each weight gradient (not to biases)."""
-        for layer in self.layers:
-            if isinstance(layer, Linear):
-                layer.grads["W"] += l2 * layer.params["W"]
-
+    # --- predictions --------------------------------------------------------------
     def classify(self, logits):
-        """Class labels from logits: argmax, or logit > 0 for a sigmoid output."""
+        """Class labels from logits: the argmax, or logit > 0 for a sigmoid output."""
         if self.output == "sigmoid":
             return (logits.reshape(logits.shape[:-1]) > 0).astype(np.int64)
         return logits.argmax(axis=-1)
+
+    def predict(self, x):
+        """Predicted class labels ``(batch,)``."""
+        return self.classify(self.forward(x))
 
     def predict_proba(self, x):
         z = self.forward(x)
         return sigmoid(z.reshape(z.shape[:-1])) if self.output == "sigmoid" else softmax(z)
 
-    def predict(self, x):
-        """Predicted class labels: ``(batch,)`` integers."""
-        return self.classify(self.forward(x))
-
     def accuracy(self, x, y) -> float:
         return float(np.mean(self.predict(x) == np.asarray(y)))
 
     def __repr__(self):
-        inner = ", ".join(map(repr, self.layers))
-        return f"Sequential([{inner}], output={self.output!r})"
+        return f"Sequential([{', '.join(map(repr, self.layers))}], output={self.output!r})"
 
 
-def parse_sizes(text) -> list[int]:
-    """Layer sizes from text like ``"10-6-4-3-3"`` (also commas or spaces)."""
-    if isinstance(text, (list, tuple)):
-        sizes = list(text)
-    else:
-        parts = [p for p in re.split(r"[\s,\-]+", str(text).strip()) if p]
-        if not parts:
+_SIZES = re.compile(r"[0-9]+(?:(?:\s*[-,]\s*|\s+)[0-9]+)*")
+
+
+def parse_sizes(sizes) -> list[int]:
+    """Layer sizes from text like ``"10-6-4-3-3"`` (or commas or spaces), or from a list or array."""
+    if isinstance(sizes, str):
+        text = sizes.strip()
+        if not text:
             raise ValueError("no layer sizes given: type them like 10-6-4-3-3")
-        try:
-            sizes = [int(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"layer sizes must be whole numbers separated by '-', got {text!r}") from None
-    if any(int(s) < 1 for s in sizes):
-        raise ValueError(f"every layer needs at least one unit, got {sizes}")
-    return [int(s) for s in sizes]
+        if not _SIZES.fullmatch(text):
+            raise ValueError(f"layer sizes must be whole numbers separated by single '-', ',' or spaces"
+                             f" (like 10-6-4-3-3), got {sizes!r}")
+        values = [int(v) for v in re.findall(r"[0-9]+", text)]
+    else:
+        arr = np.asarray(sizes)
+        if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iuf" or np.any(arr != np.round(arr)):
+            raise ValueError(f"layer sizes must be a list of whole numbers or text like 10-6-4-3-3, got {sizes!r}")
+        values = [int(v) for v in arr]
+    if min(values) < 1:
+        raise ValueError(f"every layer needs at least one unit, got {values}")
+    return values
 
 
 def mlp(sizes, *, rng, activation="sigmoid", init="fan_in", output="softmax", dtype=np.float64):
-    """A fully connected network, e.g. ``mlp([784, 64, 10], rng=rng)``.
+    """A fully connected network, e.g. ``mlp([784, 64, 10], rng=0)`` or ``mlp("784-64-10", rng=rng)``.
 
-    Parameters
-    ----------
-    sizes : list of int or text like "784-64-10": input, hidden..., output sizes
-    rng : numpy.random.Generator
-    activation : hidden-layer nonlinearity (see ``functions.ACTIVATIONS``)
-    init : weight initialiser name (see ``initializers.INITIALIZERS``)
-    output : "softmax" or "sigmoid" (then the last size must be 1)
+    sizes: input, hidden..., output sizes; activation: of the hidden layers;
+    init: the weight initialiser; output: "softmax" or "sigmoid" (one output unit).
     """
-    sizes = parse_sizes(sizes)
-    check_rng(rng)
+    sizes, rng, dtype = parse_sizes(sizes), as_rng(rng), float_dtype(dtype)
+    Activation(activation)  # an unknown name fails here, before any weights are drawn
     if len(sizes) < 2:
         raise ValueError(f"need at least an input and an output size, got {sizes}")
     if output == "sigmoid" and sizes[-1] != 1:
@@ -187,14 +178,12 @@ def mlp(sizes, *, rng, activation="sigmoid", init="fan_in", output="softmax", dt
     if output == "softmax" and sizes[-1] < 2:
         raise ValueError(f"a softmax output needs at least two classes, got {sizes[-1]}")
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(Linear.init(n_in, n_out, rng=rng, init=init, dtype=dtype))
-        if i < len(sizes) - 2:
-            layers.append(Activation(activation))
-    return Sequential(layers, output=output)
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [Linear.init(n_in, n_out, rng=rng, init=init, dtype=dtype), Activation(activation)]
+    return Sequential(layers[:-1], output=output)  # no activation on the logits
 
 
 def count_params(sizes) -> int:
-    """Weights and biases of a fully connected network: sum of (n_in + 1) * n_out."""
+    """Weights and biases of a fully connected network: the sum of (n_in + 1) n_out."""
     sizes = parse_sizes(sizes)
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))

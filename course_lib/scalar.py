@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from .initializers import check_rng
-from .train import History
+from .init import as_rng
+from .training import Loop
 
 
 def sigmoid(x: float) -> float:
@@ -79,10 +79,10 @@ def sgd_step(params, grads, lr: float) -> None:
 def init_params(n_in: int, n_hidden: int, n_out: int, *, rng):
     """Weights from N(0, 1), biases 0, as the course's first network does.
 
-    ``rng`` is a ``numpy.random.Generator``, as everywhere in the course, so a
-    seed reproduces the run; its numbers are turned into plain Python floats.
+    ``rng`` is a ``numpy.random.Generator`` or an int seed, as everywhere in the
+    course, so a seed reproduces the run; its numbers become plain Python floats.
     """
-    check_rng(rng)
+    rng = as_rng(rng)
     return {
         "W": rng.standard_normal((n_in, n_hidden)).tolist(),
         "b": [0.0] * n_hidden,
@@ -97,69 +97,37 @@ def predict(params, x) -> int:
     return y.index(max(y))
 
 
-class _Run:
-    """What callbacks see during :func:`train`: the same attributes as a ``Trainer``."""
-
-    def __init__(self, params, epochs, steps_per_epoch):
-        self.model, self.epochs = params, epochs
-        self.total_steps = epochs * steps_per_epoch
-        self.history = History(steps_per_epoch=steps_per_epoch)
-        self.step = self.epoch = 0
-        self._stop_reason = None
-
-    def stop(self, reason="requested", message=""):
-        self._stop_reason = reason
-        self.history.message = message
-
-    @property
-    def stopping(self):
-        return self._stop_reason is not None
-
-
 def train(params, xs, ys, lr: float = 0.01, epochs: int = 1, *, val=None, callbacks=()):
     """Per-instance SGD over ``xs`` (lists of inputs) and ``ys`` (class indices), in order.
 
-    ``val = (xs_val, ys_val)`` is evaluated after every epoch. ``callbacks`` are
-    :class:`course_lib.train.Callback` objects, as for the numpy trainer (live
-    plots, Stop). Returns a :class:`~course_lib.train.History`; ``epoch_loss``
-    holds the mean loss of each epoch.
+    The same :class:`~course_lib.training.Loop` as the numpy trainer: a History,
+    callbacks (live plots, Stop), and Ctrl-C or divergence end the run cleanly.
+    ``val = (xs_val, ys_val)`` is evaluated after every epoch.
     """
-    if len(xs) != len(ys):
-        raise ValueError(f"{len(xs)} inputs but {len(ys)} targets")
-    run = _Run(params, epochs, len(xs))
-    h = run.history
-    hooks = lambda name: [getattr(c, name) for c in callbacks if hasattr(c, name)]
-    on_step, on_epoch = hooks("on_step_end"), hooks("on_epoch_end")
-    for hook in hooks("on_train_begin"):
-        hook(run)
-    for run.epoch in range(epochs):
-        total = correct = 0.0
-        for x, t in zip(xs, ys):
-            cache = forward(params, x)
-            step_loss = loss(cache, t)
-            sgd_step(params, backward(params, cache, t), lr)
-            hit = float(cache["y"].index(max(cache["y"])) == t)
-            total, correct = total + step_loss, correct + hit
-            run.step += 1
-            h.step.append(run.step)
-            h.loss.append(step_loss)
-            h.acc.append(hit)
-            for hook in on_step:
-                hook(run)
-            if run.stopping:
+    if len(xs) != len(ys) or not xs:
+        raise ValueError(f"need as many targets as inputs (at least one), got {len(xs)} inputs and {len(ys)} targets")
+    loop = Loop(params, epochs, callbacks, num_classes=len(params["c"]))
+    with loop.running(steps_per_epoch=len(xs)):
+        for loop.epoch in range(epochs):
+            for x, t in zip(xs, ys):
+                cache = forward(params, x)
+                sgd_step(params, backward(params, cache, t), lr)
+                loop.record_step(loss(cache, t), int(cache["y"].index(max(cache["y"])) == t), 1)
+                loop.emit("on_step_end")
+                if loop.stopping:
+                    break
+            else:
+                loop.end_epoch()
+                if val is not None:
+                    loop.record_validation(*evaluate(params, *val))
+            if loop.stopping:
                 break
-        if run.stopping:
-            break
-        h.epoch_loss.append(total / len(xs))
-        h.epoch_acc.append(correct / len(xs))
-        if val is not None:
-            vx, vy = val
-            h.val_step.append(run.step)
-            h.val_loss.append(sum(loss(forward(params, x), t) for x, t in zip(vx, vy)) / len(vy))
-            h.val_acc.append(sum(predict(params, x) == t for x, t in zip(vx, vy)) / len(vy))
-        for hook in on_epoch:
-            hook(run)
-    h.stop_reason = run._stop_reason or "completed"
-    for hook in hooks("on_train_end"):
-        hook(run)
-    return h
+    return loop.history
+
+
+def evaluate(params, xs, ys):
+    """Mean loss and accuracy on ``xs``, ``ys``."""
+    caches = [forward(params, x) for x in xs]
+    mean_loss = sum(loss(c, t) for c, t in zip(caches, ys)) / len(ys)
+    accuracy = sum(c["y"].index(max(c["y"])) == t for c, t in zip(caches, ys)) / len(ys)
+    return mean_loss, accuracy

@@ -1,7 +1,58 @@
 """workbook_tools: everything around the lesson.
 
 ``course_lib`` holds the course itself (numpy and the standard library only);
-this package holds what serves the notebooks: live panels, plots, MNIST
-downloads, PDF export, sweeps, exercise checks and the fast training path. It
-may import ``course_lib``; ``course_lib`` never imports it.
+this package holds what serves the notebooks. It may import ``course_lib``;
+``course_lib`` never imports it.
+
+===================  ===========================================================
+``panel``            live training panels: controls, Train/Stop, live curves
+``plots``            the figures the notebooks share (``plot_history``, ...)
+``diagrams``         drawings of small networks
+``sweeps``           seeded runs over a grid of settings on every core
+``mnist``            MNIST: download, verify, cache, the courses' splits
+``progress``         a progress-bar callback
+``fast``             plain SGD fused into the backward pass (BLAS ``gemm``/``ger``)
+``blas``             the BLAS calls numpy does not expose
+``files``            writing files atomically
+``report``           notebook -> PDF report
+===================  ===========================================================
+
+The names below are imported on first use, so that ``import workbook_tools``
+stays cheap (the PDF exporter loads it inside nbconvert).
 """
+from __future__ import annotations
+
+import importlib
+import os
+
+_EXPORTS = {
+    "TrainingPanel": "panel", "LogSlider": "panel", "FloatSlider": "panel", "IntSlider": "panel",
+    "Dropdown": "panel", "Toggle": "panel", "Text": "panel", "describe_values": "panel",
+    "plot_history": "plots", "plot_decision_boundary": "plots", "show_weight_images": "plots",
+    "smooth_curve": "plots", "draw_network": "diagrams",
+    "sweep": "sweeps", "grid": "sweeps", "summarize": "sweeps", "format_table": "sweeps",
+    "load_mnist": "mnist", "mnist_splits": "mnist", "ProgressBar": "progress",
+    "FusedTrainer": "fast", "fused_train": "fast",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'workbook_tools' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_EXPORTS])
+
+
+def quick() -> bool:
+    """Whether the notebooks run their reduced configuration (``WORKBOOK_QUICK=1``, set by the tests).
+
+    Prints which configuration is running, so that every notebook states it.
+    """
+    on = os.environ.get("WORKBOOK_QUICK") == "1"
+    print("configuration:", "quick (WORKBOOK_QUICK=1)" if on else "full")
+    return on

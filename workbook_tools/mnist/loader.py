@@ -22,8 +22,7 @@ from .checksums import MNIST_FILES, verify_file
 from .errors import DataError
 from .download import ENV_VAR, download_missing, existing_file
 from .idx import check_pair, parse_idx
-from .preprocess import Standardizer, add_bias, flatten, scale
-from .splits import binary_subset, first_n, train_val_split
+from course_lib.data import Standardizer, add_bias, binary_subset, first_n, flatten, scale, train_val_split
 
 __all__ = ["MNIST", "default_mnist_dir", "mnist_dir", "load_mnist", "clear_mnist_cache", "mnist_splits"]
 
@@ -136,7 +135,7 @@ def clear_mnist_cache() -> None:
     _load_verified.cache_clear()
 
 
-_NORMALIZE = ("scale", "standardize", "none")
+_NORMALIZE = ("scale", "scale_pm1", "standardize", "none")
 
 
 def mnist_splits(
@@ -146,6 +145,7 @@ def mnist_splits(
     first: int | None = None,
     classes: tuple[int, int] | None = None,
     normalize: str = "scale",
+    fit_on: str = "train",
     dtype=np.float64,
     bias: bool = False,
     download: bool = True,
@@ -159,17 +159,20 @@ def mnist_splits(
     2. ``classes``: keep two digits relabelled 0/1, e.g. (2, 3), in every split;
     3. ``n_val``: the last ``n_val`` of the remaining training images become
        the validation set (VU: 55,000 / 5,000); 0 gives an empty validation set;
-    4. ``normalize``: "scale" to [0, 1], "standardize" with one global mean/std
-       of the training part only, or "none" (floats 0..255);
+    4. ``normalize``: "scale" to [0, 1], "scale_pm1" to [-1, 1] (NTNU A1),
+       "standardize" with one global mean and std, or "none" (floats 0..255). The
+       statistics come from the training part (``fit_on="train"``) or from the
+       training and validation parts together (``fit_on="all"``: NTNU A2 uses all
+       of its first 20,000 images);
     5. ``bias``: append a column of ones.
 
-    Returns
-    -------
-    (X_train, y_train), (X_val, y_val), (X_test, y_test)
-        X float (n, 784) (785 with bias), y int64 (n,).
+    Returns ``(X_train, y_train), (X_val, y_val), (X_test, y_test)``: X float
+    ``(n, 784)`` (785 with bias), y int64 ``(n,)``.
     """
     if normalize not in _NORMALIZE:
-        raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}.")
+        raise ValueError(f"normalize must be one of {_NORMALIZE}, got {normalize!r}")
+    if fit_on not in ("train", "all"):
+        raise ValueError(f"fit_on must be 'train' or 'all', got {fit_on!r}")
     data = load_mnist(data_dir, download=download, progress=progress)
     train = flatten(data.train_images), data.train_labels.astype(np.int64)
     test = flatten(data.test_images), data.test_labels.astype(np.int64)
@@ -177,15 +180,16 @@ def mnist_splits(
         train = first_n(*train, first)
     if classes is not None:
         train, test = binary_subset(*train, classes), binary_subset(*test, classes)
+    fit_images = train[0]
     train, val = train_val_split(*train, n_val)
-
-    if normalize == "standardize":
-        st = Standardizer.fit(train[0])  # training part only
+    prepare = {
+        "scale": functools.partial(scale, dtype=dtype),
+        "scale_pm1": functools.partial(scale, dtype=dtype, to=(-1.0, 1.0)),
+        "none": functools.partial(np.asarray, dtype=dtype),
+    }.get(normalize)
+    if prepare is None:  # standardize
+        st = Standardizer.fit(train[0] if fit_on == "train" else fit_images)
         prepare = functools.partial(st.transform, dtype=dtype)
-    elif normalize == "scale":
-        prepare = functools.partial(scale, dtype=dtype)
-    else:
-        prepare = functools.partial(np.asarray, dtype=dtype)
 
     def finish(X):
         X = prepare(X)

@@ -2,10 +2,10 @@
 
 Every function draws into an Axes you pass (``ax=``) or into a new figure, and
 returns what it drew on, so the same call works in a notebook cell, in a report
-and inside :class:`course_lib.panel.TrainingPanel`'s live frames::
+and inside :class:`workbook_tools.panel.TrainingPanel`'s live frames::
 
     import matplotlib.pyplot as plt
-    from course_lib.plots import plot_history, plot_decision_boundary, show_weight_images
+    from workbook_tools.plots import plot_history, plot_decision_boundary, show_weight_images
 
     axes = plot_history(history)                          # loss | accuracy, train vs val
     plot_history(baseline, ax=axes, color="0.6", label="baseline")   # overlay a second run
@@ -78,7 +78,7 @@ def plot_history(history, ax=None, *, metrics=("loss", "acc"), label=None, color
 
     Parameters
     ----------
-    history : course_lib.train.History
+    history : course_lib.History
     ax : None (new figure), one Axes (one metric), or a sequence of Axes (one per metric)
     metrics : "loss", "acc", or both (the default, side by side)
     label : prefix for the legend, e.g. "baseline" -> "baseline train", "baseline val"

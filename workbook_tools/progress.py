@@ -1,7 +1,7 @@
 """Ready-made training callbacks."""
 from __future__ import annotations
 
-from .train import Callback
+from course_lib.training import Callback
 
 
 class ProgressBar(Callback):

@@ -7,8 +7,8 @@ progress bar, Stop, error messages and a static figure for exported reports::
 
     import numpy as np
     import course_lib as cl
-    from course_lib.panel import TrainingPanel, LogSlider, IntSlider, Text, Dropdown, Toggle
-    from course_lib.plots import plot_decision_boundary
+    from workbook_tools.panel import TrainingPanel, LogSlider, IntSlider, Text, Dropdown, Toggle
+    from workbook_tools.plots import plot_decision_boundary
 
     def run(values, callbacks):
         # values: a plain dict, e.g. {"lr": 0.1, "epochs": 20, "hidden": "8-8", ...}
@@ -70,7 +70,7 @@ import time
 
 import numpy as np
 
-from .train import Callback, History
+from course_lib.training import Callback, History
 
 __all__ = ["TrainingPanel", "LogSlider", "FloatSlider", "IntSlider", "Dropdown", "Toggle", "Text",
            "describe_values"]
@@ -607,7 +607,7 @@ class TrainingPanel:
             self.frames += 1
 
     def _draw(self, fig, history, model, values, total_epochs):
-        from .plots import plot_history
+        from workbook_tools.plots import plot_history
 
         n = 3 if self.extra_view is not None else 2
         axes = fig.subplots(1, n, squeeze=False)[0]

@@ -1,4 +1,4 @@
-"""Exceptions raised by :mod:`course_lib.datasets`.
+"""Exceptions raised by :mod:`workbook_tools.mnist`.
 
 One base class, so a notebook can catch every data problem with a single
 ``except DataError``.
