@@ -13,6 +13,7 @@ import numpy as np
 
 from .init import as_rng
 from .layers import float_dtype
+from .losses import check_labels
 
 
 # --- preprocessing (notebooks 03 and 06) ------------------------------------------
@@ -90,11 +91,9 @@ def one_hot(y, num_classes: int, dtype=np.float64) -> np.ndarray:
     ``num_classes`` is required: guessing it from ``max(y) + 1`` fails on a batch
     that happens to lack the highest class.
     """
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise ValueError(f"y must be 1-D integer class indices, got shape {y.shape} and dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"labels must be in 0..{num_classes - 1}, got values from {y.min()} to {y.max()}")
+    y = check_labels(y, num_classes)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D class indices (n,), got shape {y.shape}")
     out = np.zeros((len(y), num_classes), dtype=dtype)
     out[np.arange(len(y)), y] = 1
     return out
@@ -110,6 +109,13 @@ def add_bias(X) -> np.ndarray:
 
 # --- splits ------------------------------------------------------------------------
 
+def _count(value, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
 def _pair(X, y):
     X, y = np.asarray(X), np.asarray(y)
     if y.ndim != 1 or X.ndim == 0 or len(X) != len(y):
@@ -120,7 +126,7 @@ def _pair(X, y):
 def train_val_split(X, y, n_val: int = 5000):
     """The last ``n_val`` examples become the validation set (VU: 55,000 / 5,000), the same for everyone."""
     X, y = _pair(X, y)
-    n_val = operator.index(n_val)
+    n_val = _count(n_val, "n_val")
     if not 0 <= n_val < len(X):
         raise ValueError(f"n_val must be between 0 and {len(X) - 1} (the data has {len(X)} examples), got {n_val}")
     cut = len(X) - n_val
@@ -130,7 +136,7 @@ def train_val_split(X, y, n_val: int = 5000):
 def first_n(X, y, n: int):
     """The first ``n`` examples (NTNU: the first 20,000 MNIST training images)."""
     X, y = _pair(X, y)
-    n = operator.index(n)
+    n = _count(n, "n")
     if not 1 <= n <= len(X):
         raise ValueError(f"n must be between 1 and {len(X)} (the number of examples), got {n}")
     return X[:n], y[:n]

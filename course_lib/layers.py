@@ -17,7 +17,7 @@ def float_dtype(dtype) -> np.dtype:
     """``dtype`` if it is a float type; models compute in float32 or float64 only."""
     dt = np.dtype(dtype)
     if dt.kind != "f":
-        raise TypeError(f"a model computes in float32 or float64, not {dt}; pass dtype=np.float32 or np.float64")
+        raise TypeError(f"dtype must be a float type, got {dt}: models and data compute in float32 or float64")
     return dt
 
 

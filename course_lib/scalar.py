@@ -40,7 +40,8 @@ def loss(cache, target: int) -> float:
     y = cache["y"]
     if not 0 <= target < len(y):
         raise ValueError(f"target class must be in 0..{len(y) - 1}, got {target}")
-    return -math.log(y[target])
+    # y_target rounds to 0 only after a far too large step: the loss is then infinite
+    return -math.log(y[target]) if y[target] > 0 else math.inf
 
 
 def backward(params, cache, target: int):

@@ -229,10 +229,10 @@ def _interrupts_stop(loop):
 class DivergenceCheck(Callback):
     """Stops a run whose loss is no longer a number, or has grown by orders of magnitude.
 
-    Every ``window`` steps it compares the window's mean loss with the best window
-    so far: a loss 100 times the best and above chance level (ln k for k classes)
-    is divergence, and so is an accuracy that fell back to chance while the loss
-    rose above chance level. Every loop includes one.
+    Every ``window`` steps it looks at the window's mean loss: 100 times that of
+    guessing (ln k for k classes), or 100 times the best window's and above
+    guessing, is divergence, and so is an accuracy that fell back towards chance
+    while the loss rose above guessing. A short spike passes. Every loop has one.
     """
 
     def __init__(self, factor: float = 100.0):
@@ -252,6 +252,9 @@ class DivergenceCheck(Callback):
             return None
         loss, acc = np.mean(h.loss[-self.window:]), np.mean(h.acc[-self.window:])
         chance = self.chance_acc
+        if loss > self.factor * self.chance_loss:
+            return loop.stop("diverged", f"the loss reached {loss:.3g} by step {loop.step}, {loss / self.chance_loss:.0f}"
+                                         " times that of guessing; try a smaller learning rate")
         if loss > self.chance_loss and loss > self.factor * self.best_loss:
             return loop.stop("diverged", f"the loss grew from {self.best_loss:.3g} to {loss:.3g} by step"
                                          f" {loop.step}; try a smaller learning rate")

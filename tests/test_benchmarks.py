@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/ is not an installed package
 from benchmarks import train_speed as ts  # noqa: E402
@@ -17,8 +18,9 @@ from benchmarks import train_speed as ts  # noqa: E402
 TINY = {"data": "synthetic", "n": 200, "sizes": (20, 16, 3), "batch_size": 32, "dtype": "float64"}
 
 
-def test_numpy_worker_trains_one_epoch():
-    r = ts.run_worker(dict(TINY, job="numpy", trace_memory=True))
+@pytest.mark.parametrize("route", ["plain", "fused"])
+def test_numpy_worker_trains_one_epoch(route):
+    r = ts.run_worker(dict(TINY, job="numpy", route=route, trace_memory=True))
     assert r["seconds"] > 0 and r["n"] == 200
     assert np.isfinite(r["epoch_loss"]) and 0 < r["epoch_loss"] < 5
     assert r["flops"] == ts.matmul_flops((20, 16, 3), 200)
@@ -55,10 +57,12 @@ def test_driver_runs_workers_in_processes_and_reports(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "course_lib" in proc.stdout and "ex/s" in proc.stdout
     results = json.loads(out.read_text())
-    runs = results["runs"]["inherit/float32"]["numpy"]
-    assert len(runs) == 2 and all(r["seconds"] > 0 for r in runs)
-    # fresh processes from the same seeds train identically
-    assert runs[0]["epoch_loss"] == runs[1]["epoch_loss"]
+    for route in ("plain", "fused"):
+        runs = results["runs"]["inherit/float32"][f"numpy-{route}"]
+        assert len(runs) == 2 and all(r["seconds"] > 0 for r in runs)
+        # fresh processes from the same seeds train identically
+        assert runs[0]["epoch_loss"] == runs[1]["epoch_loss"]
+        assert f"course_lib {route}" in proc.stdout
 
 
 # The PyTorch side needs torch, a benchmark-only extra; the benchmark command itself

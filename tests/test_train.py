@@ -1,4 +1,10 @@
+import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -48,9 +54,9 @@ def test_per_instance_training_uses_vectors_and_matches_batch_of_one(data):
     opt = cl.SGD(0.1)
     for i in order:
         b.forward_backward(train[0][i:i + 1], train[1][i:i + 1])
-        opt.step(b)
-    for (_, p, _), (_, q, _) in zip(a.parameters(), b.parameters()):
-        np.testing.assert_allclose(p, q, rtol=0, atol=1e-12)
+        opt.step(b.params, b.grads)
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=0, atol=1e-12)
 
 
 def test_logistic_regression_with_sigmoid_output():
@@ -93,13 +99,13 @@ def test_early_stopping_restores_the_best_weights():
             snapshots[trainer.step] = trainer.model.get_params()
 
     h = cl.train(net, (X, y), (Xv, yv), lr=0.5, epochs=500, batch_size=5, rng=rng,
-                 val_every=2, patience=5, callbacks=[Snap()])
+                 val_every=2, callbacks=[Snap(), cl.EarlyStopping(5)])
     assert h.stop_reason == "early_stopping"
     best = int(np.argmin(h.val_loss))
     assert h.best_step == h.val_step[best]
     assert h.best_epoch == h.best_step / h.steps_per_epoch
     assert len(h.val_loss) - 1 - best == 5  # stopped after exactly `patience` worse checks
-    for name, p, _ in net.parameters():
+    for name, p in net.params.items():
         np.testing.assert_array_equal(p, snapshots[h.best_step][name])
     assert net.loss(Xv, yv) == pytest.approx(min(h.val_loss), rel=1e-12)
     assert "restored" in h.message
@@ -127,17 +133,95 @@ def test_callback_can_stop_training_cleanly(data):
     assert seen == [("begin", 120), ("end", "requested")]
 
 
-def test_keyboard_interrupt_keeps_the_history(data):
-    train, _ = data
+def test_ctrl_c_stops_after_the_current_step(data):
+    train, val = data
+    seen = []
 
     class Interrupt(cl.Callback):
-        def on_step_end(self, trainer):
-            if trainer.step == 3:
-                raise KeyboardInterrupt
+        def on_step_end(self, loop):
+            seen.append(loop.step)
+            if loop.step == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # what the kernel's interrupt button sends
 
-    h = cl.train(cl.mlp([2, 4, 3], rng=np.random.default_rng(0)), train, lr=0.1,
-                 rng=np.random.default_rng(0), callbacks=[Interrupt()])
-    assert h.stop_reason == "interrupted" and len(h.loss) == 3
+    net = cl.mlp([2, 4, 3], rng=0)
+    h = cl.train(net, train, val, lr=0.1, rng=0, epochs=2, val_every=3, callbacks=[Interrupt()])
+    assert h.stop_reason == "interrupted" and "step 3" in h.message
+    assert seen == [1, 2, 3] and h.step == [1, 2, 3]
+    assert len(h.loss) == len(h.acc) == 3 and len(h.val_loss) == len(h.val_acc) == len(h.val_step) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back afterwards
+
+
+def test_a_second_ctrl_c_interrupts_at_once(data):
+    train, _ = data
+
+    class Twice(cl.Callback):
+        def on_step_end(self, loop):
+            if loop.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        cl.train(cl.mlp([2, 4, 3], rng=0), train, rng=0, callbacks=[Twice()])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+_INTERRUPTED_RUN = """
+import json, sys, numpy as np, course_lib as cl
+rng = np.random.default_rng(0)
+X, y = rng.standard_normal((2000, 20)), rng.integers(0, 4, 2000)
+net = cl.mlp([20, 64, 64, 4], rng=0)
+
+class Started(cl.Callback):
+    def on_step_end(self, loop):
+        if loop.step == 5:
+            print("started", flush=True)
+
+h = cl.train(net, (X, y), (X[:200], y[:200]), lr=0.01, epochs=10_000, batch_size=8, rng=1, val_every=7,
+             callbacks=[Started()])
+print(json.dumps({"reason": h.stop_reason, "steps": len(h.step), "loss": len(h.loss), "acc": len(h.acc),
+                  "last_step": h.step[-1], "val": [len(h.val_step), len(h.val_loss), len(h.val_acc)],
+                  "val_due": h.step[-1] // 7, "finite": all(bool(np.isfinite(p).all()) for p in net.params.values())}))
+"""
+
+
+def test_a_real_interrupt_at_a_random_moment_leaves_a_consistent_run():
+    proc = subprocess.Popen([sys.executable, "-c", _INTERRUPTED_RUN], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(0.2 + 0.3 * np.random.default_rng().random())  # anywhere inside a step
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    result = json.loads(out)
+    assert result["reason"] == "interrupted"
+    assert result["steps"] == result["loss"] == result["acc"] == result["last_step"]
+    assert result["val"] == [result["val_due"]] * 3
+    assert result["finite"]
+
+
+def test_callbacks_read_the_true_gradients_during_default_training(data):
+    """After every step of the default route, each layer's grads are dL/dW of that step's batch."""
+    (X, y), _ = data
+    net = cl.mlp([2, 5, 3], rng=0, activation="tanh")
+    lr, batch = 0.2, 16
+    before = net.get_params()
+
+    class Verify(cl.Callback):
+        checked = 0
+
+        def on_step_end(self, loop):
+            nonlocal before
+            start = ((loop.step - 1) % loop.history.steps_per_epoch) * batch
+            twin = cl.mlp([2, 5, 3], rng=0, activation="tanh")
+            twin.set_params(before)
+            twin.forward_backward(X[start:start + batch], y[start:start + batch])
+            for name, g in loop.model.grads.items():
+                np.testing.assert_allclose(g, twin.grads[name], rtol=1e-12, atol=1e-15)
+                np.testing.assert_allclose(loop.model.params[name], before[name] - lr * g, rtol=1e-12, atol=1e-15)
+            assert any(np.abs(g).max() > 0 for g in loop.model.grads.values())
+            before = loop.model.get_params()
+            Verify.checked += 1
+
+    cl.train(net, (X, y), lr=lr, epochs=2, batch_size=batch, shuffle=False, callbacks=[Verify()])
+    assert Verify.checked == 2 * math.ceil(len(X) / batch)
 
 
 def test_divergence_stops_and_says_so(data):
@@ -149,7 +233,40 @@ def test_divergence_stops_and_says_so(data):
                      lr=1e6, epochs=5, rng=np.random.default_rng(0), dtype=np.float32)
     assert h.stop_reason == "diverged"
     assert "learning rate" in h.message
-    assert not math.isfinite(h.loss[-1]) and len(h.loss) < 5 * 13
+    assert len(h.loss) < 5 * 13
+
+
+def test_a_loss_that_grows_by_orders_of_magnitude_is_divergence_too(data):
+    """Finite but enormous losses (6e69 was seen) must not end in a green 'completed'."""
+    (X, y), _ = data
+    net = cl.mlp([2, 30, 3], rng=0, activation="relu", init="he")
+    with np.errstate(all="ignore"):
+        h = cl.train(net, (X * 30, y), lr=3.0, epochs=40, batch_size=4, rng=0)
+    assert h.stop_reason == "diverged", (h, max(h.loss))
+    assert "grew from" in h.message or "times that of guessing" in h.message
+
+
+def test_divergence_check_spares_a_short_spike():
+    """A momentary spike (momentum overshooting for a few steps) is not divergence."""
+    loop = cl.Loop(model=None, epochs=1, num_classes=2)
+    with loop.running(steps_per_epoch=1000):
+        for step in range(1000):
+            loss = 5.0 if 500 <= step < 504 else 0.05
+            loop.record_step(loss, 1, 1)
+            loop.emit("on_step_end")
+    assert loop.history.stop_reason == "completed"
+
+
+def test_accuracy_collapse_is_divergence():
+    loop = cl.Loop(model=None, epochs=1, num_classes=10)
+    with loop.running(steps_per_epoch=1000):
+        for step in range(1000):
+            good = step < 300
+            loop.record_step(0.3 if good else 2.5, 9 if good else 1, 10)
+            loop.emit("on_step_end")
+            if loop.stopping:
+                break
+    assert loop.history.stop_reason == "diverged" and "collapsed" in loop.history.message
 
 
 def test_float32_training(data):
@@ -157,7 +274,7 @@ def test_float32_training(data):
     net = cl.mlp([2, 8, 3], rng=np.random.default_rng(0), activation="tanh")
     h = cl.train(net, train, val, lr=0.5, epochs=10, batch_size=16, rng=np.random.default_rng(0), dtype=np.float32)
     assert net.dtype == np.float32
-    assert all(g.dtype == np.float32 for _, _, g in net.parameters())
+    assert all(g.dtype == np.float32 for g in net.grads.values())
     assert net.forward(train[0].astype(np.float32)).dtype == np.float32
     assert h.val_acc[-1] > 0.95
 
@@ -180,50 +297,68 @@ def test_momentum_optimizer_trains(data):
 
 
 def test_progress_bar_runs_silently(data):
+    from workbook_tools.progress import ProgressBar
+
     train, _ = data
     h = cl.train(cl.mlp([2, 4, 3], rng=np.random.default_rng(0)), train, rng=np.random.default_rng(0),
-                 callbacks=[cl.ProgressBar(disable=True, every=3)])
+                 callbacks=[ProgressBar(disable=True, every=3)])
     assert len(h.loss) == 13
+
+
+def test_the_plain_python_loop_shares_the_stop_mechanism():
+    from course_lib import scalar
+
+    params = scalar.init_params(2, 3, 2, rng=0)
+    xs, ys = [[1.0, -1.0], [0.5, 0.2], [-1.0, 0.3]] * 10, [0, 1, 1] * 10
+
+    class StopAt(cl.Callback):
+        def on_step_end(self, loop):
+            if loop.step == 7:
+                loop.stop("requested", "enough")
+
+    h = scalar.train(params, xs, ys, lr=0.1, epochs=3, callbacks=[StopAt()])
+    assert h.stop_reason == "requested" and h.message == "enough" and len(h.loss) == 7
+    h = scalar.train(scalar.init_params(2, 3, 2, rng=0), xs, ys, lr=1e300, epochs=3)
+    assert h.stop_reason == "diverged"
 
 
 @pytest.mark.parametrize("kwargs, data_fn, message", [
     ({"lr": -1}, None, "learning rate must be a positive"),
-    ({"epochs": 0}, None, "epochs and batch_size"),
+    ({"epochs": 0}, None, "epochs must be at least 1"),
+    ({"batch_size": 0}, None, "batch_size and val_every"),
     ({"l2": -0.1}, None, "l2 must be a non-negative"),
-    ({"patience": 3}, None, "early stopping .* needs validation data"),
+    ({"callbacks": [cl.EarlyStopping(3)]}, None, "early stopping needs validation data"),
     ({"rng": None}, None, "numpy.random.Generator"),
+    ({"dtype": int}, None, "float32 or float64"),
     ({}, lambda X, y: (X[:, :1], y), "has 1 features but the network's first layer takes 2"),
     ({}, lambda X, y: (X, y + 5), "labels must lie in 0..2"),
+    ({}, lambda X, y: (X, y + 0.5), "integer class indices"),
     ({}, lambda X, y: (X, y[:-1]), "y must have shape"),
     ({}, lambda X, y: (np.where(np.arange(len(X))[:, None] == 3, np.nan, X), y), "NaN or infinite"),
+    ({}, lambda X, y: (X.astype(object), y), "must hold numbers"),
+    ({}, lambda X, y: (np.where(np.arange(len(X))[:, None] == 3, None, X), y), "must hold numbers"),
+    ({"dtype": np.float32}, lambda X, y: (X * 1e39, y), "NaN or infinite values as float32"),
     ({}, lambda X, y: (X.reshape(-1), y), "must be \\(instances, features\\)"),
 ])
-def test_bad_input_is_named(data, kwargs, data_fn, message):
+def test_bad_input_is_named_and_changes_nothing(data, kwargs, data_fn, message):
     (X, y), _ = data
     train = data_fn(X, y) if data_fn else (X, y)
+    before = train[0].copy() if isinstance(train[0], np.ndarray) else None
     options = {"rng": np.random.default_rng(0), **kwargs}
+    net = cl.mlp([2, 4, 3], rng=np.random.default_rng(0))
+    saved = net.get_params()
     with pytest.raises((ValueError, TypeError), match=message):
-        cl.train(cl.mlp([2, 4, 3], rng=np.random.default_rng(0)), train, **options)
+        cl.train(net, train, **options)
+    assert net.dtype == np.float64  # not cast to float32 by a call that failed
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, saved[name])
+    if before is not None and before.dtype != object:
+        np.testing.assert_array_equal(train[0], before)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("layout", ["C", "F", "strided"])
-def test_every_nan_or_inf_in_the_data_is_found(dtype, bad, layout):
-    from course_lib.train import _all_finite
-
-    X = np.random.default_rng(0).standard_normal((50, 8)).astype(dtype)
-    X = {"C": X, "F": np.asfortranarray(X), "strided": X[::2]}[layout]
-    assert _all_finite(X)
-    X[-1, 5] = bad
-    assert not _all_finite(X)
-
-
-def test_huge_but_finite_data_is_accepted():
-    # the fast check (a sum of squares) overflows here; the exact one must decide
-    from course_lib.train import _all_finite
-
-    X = np.full((10, 4), 3e38, np.float32)
-    with np.errstate(over="ignore"):
-        assert not np.isfinite(np.dot(X.ravel(), X.ravel()))
-    assert _all_finite(X)
+def test_huge_but_finite_float64_data_is_accepted(data):
+    (X, y), _ = data
+    net = cl.mlp([2, 4, 3], rng=0)
+    with np.errstate(all="ignore"):
+        h = cl.train(net, (X * 1e39, y), lr=1e-80, rng=0)
+    assert len(h.loss) == 13

@@ -41,6 +41,22 @@ def fused_linear_step(layer: Linear, dout, lr: float, l2: float = 0.0, need_dx: 
     return dx
 
 
+def backward_sgd(model, dlogits, lr: float, l2: float = 0.0):
+    """Backpropagate dL/dlogits and take the SGD step on the way down, one layer at a time.
+
+    The same step as ``model.backward`` + ``model.add_l2_grad`` + ``SGD(lr).step``,
+    up to rounding; the layers' ``grads`` are not filled.
+    """
+    d = dlogits
+    for i in range(len(model.layers) - 1, -1, -1):
+        layer = model.layers[i]
+        if isinstance(layer, Linear):
+            d = fused_linear_step(layer, d, lr, l2, need_dx=i > 0)
+        else:
+            d = layer.backward(d)
+    return d
+
+
 class FusedTrainer(Trainer):
     """:class:`course_lib.Trainer` with plain SGD fused into the backward pass.
 
@@ -55,15 +71,10 @@ class FusedTrainer(Trainer):
         super().__init__(model, SGD(lr), **options)
 
     def train_step(self, xb, yb) -> None:
-        model, lr = self.model, self.optimizer.lr
+        model = self.model
         logits = model.forward(xb)
-        loss, d = model.loss_fn(logits, yb)
-        for i in range(len(model.layers) - 1, -1, -1):
-            layer = model.layers[i]
-            if isinstance(layer, Linear):
-                d = fused_linear_step(layer, d, lr, self.l2, need_dx=i > 0)
-            else:
-                d = layer.backward(d)
+        loss, dlogits = model.loss_fn(logits, yb)
+        backward_sgd(model, dlogits, self.optimizer.lr, self.l2)
         self.record_step(loss, np.count_nonzero(model.classify(logits) == yb), np.size(yb))
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import course_lib as cl
-from course_lib.functions import ACTIVATIONS, IMPROVED_A, IMPROVED_B
+from course_lib.activations import ACTIVATIONS, IMPROVED_A, IMPROVED_B
 
 TOL = 1e-6
 

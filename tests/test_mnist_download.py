@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import course_lib.datasets.download as download_mod
-from course_lib.datasets import (
+import workbook_tools.mnist.download as download_mod
+from workbook_tools.mnist import (
     MNIST_FILES,
     DataError,
     DownloadError,
@@ -27,8 +27,8 @@ from course_lib.datasets import (
     load_mnist,
     read_idx_pair,
 )
-from course_lib.datasets.download import existing_file
-from course_lib.datasets.idx import read_bytes
+from workbook_tools.mnist.download import existing_file
+from workbook_tools.mnist.idx import read_bytes
 
 
 # ---------------------------------------------------------------- fake data

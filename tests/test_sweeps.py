@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_lib import experiments as ex
+from workbook_tools import sweeps as ex
 
 
 def noisy_score(lr, width, rng):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from course_lib.datasets import SYNTH_A, SYNTH_THRESHOLD, make_moons, make_synth
+from course_lib.data import ELLIPSE_A as SYNTH_A, ELLIPSE_THRESHOLD as SYNTH_THRESHOLD, make_moons, make_ellipse as make_synth
 
 
 def test_synth_default_sizes_and_conventions():

@@ -13,24 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course_lib.datasets import (
+from course_lib.data import Standardizer, binary_subset, first_n, flatten
+from workbook_tools.mnist import (
     MNIST,
     MNIST_FILES,
     DataError,
     FileCheck,
-    Standardizer,
-    binary_subset,
     default_mnist_dir,
-    first_n,
-    flatten,
     load_mnist,
     mnist_dir,
     mnist_splits,
     verify_content,
     verify_file,
 )
-from course_lib.datasets.download import existing_file
-from course_lib.datasets.idx import read_bytes
+from workbook_tools.mnist.download import existing_file
+from workbook_tools.mnist.idx import read_bytes
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -57,7 +54,7 @@ def mnist(real_dir):
 # ------------------------------------------------ choosing the folder (no data needed)
 def test_folder_precedence(tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBOOK_MNIST_DIR", raising=False)
-    assert mnist_dir() == default_mnist_dir()
+    assert mnist_dir() == default_mnist_dir().resolve()
     assert default_mnist_dir() == Path(__file__).resolve().parents[1] / "data" / "mnist"
     monkeypatch.setenv("WORKBOOK_MNIST_DIR", str(tmp_path / "env"))
     assert mnist_dir() == tmp_path / "env"

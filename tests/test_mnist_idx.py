@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pytest
 
-from course_lib.datasets import DataError, encode_idx, parse_idx, read_idx, read_idx_pair
-from course_lib.datasets.idx import check_pair
+from workbook_tools.mnist import DataError, encode_idx, parse_idx, read_idx, read_idx_pair
+from workbook_tools.mnist.idx import check_pair
 
 
 def _header(type_code, *dims):

@@ -1,4 +1,4 @@
-"""The fused BLAS updates and the fused SGD step built on them."""
+"""The fast path: the BLAS calls numpy lacks, and the fused SGD step built on them."""
 import os
 import subprocess
 import sys
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import course_lib as cl
-from course_lib import blas
+from workbook_tools import blas
+from workbook_tools.fast import FusedTrainer, backward_sgd, fused_linear_step
 
 
 @pytest.fixture(params=["blas", "numpy"])
@@ -16,7 +17,7 @@ def path(request, monkeypatch):
     if request.param == "numpy":
         monkeypatch.setattr(blas, "_funcs", {})
     elif blas.available() is None:
-        pytest.fail("no BLAS library found for the fused updates (see course_lib.blas)")
+        pytest.fail("no BLAS library found for the fused updates (see workbook_tools.blas)")
     else:
         monkeypatch.setattr(blas, "MIN_SIZE", 0)  # small test matrices through BLAS too
     return request.param
@@ -100,63 +101,52 @@ def test_backward_sgd_is_backward_then_sgd_step(path, batched, l2):
     y = rng.integers(0, 3, 7) if batched else 1
     a, b = small_net(), small_net()
     a.forward_backward(x, y, l2=l2)
-    before = [layer.grads["W"].copy() for layer in a.layers if isinstance(layer, cl.Linear)]
-    cl.SGD(0.2, fused=False).step(a)
+    before = {name: g.copy() for name, g in a.grads.items()}
+    cl.SGD(0.2).step(a.params, a.grads)
     loss, dlogits = b.loss_fn(b.forward(x), y)
-    dx = b.backward_sgd(dlogits, 0.2, l2)
+    dx = backward_sgd(b, dlogits, 0.2, l2)
     assert dx is None  # the first layer needs no dL/dx
-    for (name, pa, _), (_, pb, _) in zip(a.parameters(), b.parameters()):
-        np.testing.assert_allclose(pb, pa, rtol=1e-13, atol=1e-15, err_msg=name)
+    for name in a.params:
+        np.testing.assert_allclose(b.params[name], a.params[name], rtol=1e-13, atol=1e-15, err_msg=name)
     # the fused step stores no gradients
-    assert all((layer.grads["W"] == 0).all() for layer in b.layers if isinstance(layer, cl.Linear))
-    assert not all((g == 0).all() for g in before)
+    assert all((g == 0).all() for g in b.grads.values())
+    assert not all((g == 0).all() for g in before.values())
 
 
-def test_linear_backward_sgd_returns_dx_with_the_old_weights(path):
+def test_fused_step_returns_dx_with_the_old_weights(path):
     rng = np.random.default_rng(4)
     lin = cl.Linear(rng.standard_normal((6, 4)), rng.standard_normal(4))
     x, dout = rng.standard_normal((3, 6)), rng.standard_normal((3, 4))
     lin.forward(x)
     expected = dout @ lin.params["W"].T
-    np.testing.assert_allclose(lin.backward_sgd(dout, 0.5), expected, rtol=1e-14)
+    np.testing.assert_allclose(fused_linear_step(lin, dout, 0.5), expected, rtol=1e-14)
     assert not np.allclose(lin.params["W"] @ dout.T, expected.T)
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 @pytest.mark.parametrize("batch_size", [1, 16])
-def test_trainer_fused_and_separate_steps_train_alike(dtype, tol, batch_size):
+def test_fused_and_plain_trainers_train_alike(dtype, tol, batch_size):
     rng = np.random.default_rng(5)
     X, y = rng.standard_normal((64, 6)), rng.integers(0, 3, 64)
-    nets = []
-    for fused in (True, False):
+    runs = []
+    for trainer in (FusedTrainer, cl.Trainer):
         net = small_net(dtype)
-        h = cl.Trainer(net, optimizer=cl.SGD(0.1, fused=fused), batch_size=batch_size, epochs=3, l2=0.01,
-                       rng=np.random.default_rng(6)).fit((X, y))
-        nets.append((net, h))
-    (a, ha), (b, hb) = nets
-    for (name, pa, _), (_, pb, _) in zip(a.parameters(), b.parameters()):
-        assert pa.dtype == dtype
-        np.testing.assert_allclose(pa, pb, rtol=tol, atol=tol, err_msg=name)
+        h = trainer(net, lr=0.1, batch_size=batch_size, epochs=3, l2=0.01, rng=6).fit((X, y))
+        runs.append((net, h))
+    (a, ha), (b, hb) = runs
+    for name in a.params:
+        assert a.params[name].dtype == dtype
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=tol, atol=tol, err_msg=name)
     np.testing.assert_allclose(ha.loss, hb.loss, rtol=tol)
 
 
-def test_unfused_sgd_keeps_gradients_for_callbacks():
-    seen = []
-
-    class GradNorm(cl.Callback):
-        def on_step_end(self, trainer):
-            seen.append(np.linalg.norm(trainer.model.layers[0].grads["W"]))
-
-    rng = np.random.default_rng(7)
-    X, y = rng.standard_normal((32, 6)), rng.integers(0, 3, 32)
-    cl.Trainer(small_net(), optimizer=cl.SGD(0.1, fused=False), batch_size=8, rng=rng,
-               callbacks=[GradNorm()]).fit((X, y))
-    assert len(seen) == 4 and all(s > 0 for s in seen)
-    assert repr(cl.SGD(0.1, fused=False)) == "SGD(lr=0.1, fused=False)"
+def test_fused_trainer_takes_plain_sgd_only():
+    with pytest.raises(TypeError, match="plain SGD"):
+        FusedTrainer(small_net(), optimizer=cl.Momentum(0.1))
 
 
 def test_workbook_blas_0_switches_the_fused_calls_off():
-    code = "from course_lib import blas; print(blas.available())"
+    code = "from workbook_tools import blas; print(blas.available())"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "WORKBOOK_BLAS": "0"},
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == "None"
