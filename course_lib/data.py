@@ -156,6 +156,28 @@ def binary_subset(X, y, classes=(2, 3)):
 
 # --- synthetic sets (notebooks 02 and 07) ----------------------------------------------
 
+# The VU course's quadratic form: class 1 where xᵀQx > 0.6, outside an ellipse (Q is not
+# symmetric; only its symmetric part [[1, 0.475], [0.475, 0.4]] matters, positive definite).
+SYNTH_Q = np.array([[1.0, -0.05], [1.0, 0.4]])
+SYNTH_Q.setflags(write=False)
+SYNTH_THRESHOLD = 0.6
+
+
+def load_synth(num_train: int = 60_000, num_val: int = 10_000, seed: int = 0):
+    """The VU course's synthetic set, point for point: ``(xtrain, ytrain), (xval, yval), 2``.
+
+    Two standard-normal features; class 1 (55.8 %) outside the ellipse xᵀQx = 0.6.
+    The course draws with ``np.random.seed(seed); np.random.randn(...)``; a legacy
+    ``RandomState(seed)`` of our own gives the same points without touching numpy's
+    global state (a ``Generator`` draws different normals, so it cannot reproduce them).
+    """
+    if num_train < 1 or num_val < 0:
+        raise ValueError(f"need num_train >= 1 and num_val >= 0, got {num_train} and {num_val}")
+    x = np.random.RandomState(seed).randn(num_train + num_val, 2)
+    y = (np.einsum("bf,fk,bk->b", x, SYNTH_Q, x) > SYNTH_THRESHOLD).astype(np.int64)
+    return (x[:num_train], y[:num_train]), (x[num_train:], y[num_train:]), 2
+
+
 # The workbook's own ellipse set (not the VU course's): class 1 inside x^T A x < 0.9.
 ELLIPSE_A = np.array([[1.0, 0.4], [0.4, 0.5]])
 ELLIPSE_A.setflags(write=False)

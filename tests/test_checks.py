@@ -1,0 +1,359 @@
+"""Every exercise check says ✓ to the notebook's own solution and ✗, with a useful hint, to typical mistakes.
+
+The solutions are taken from the committed notebooks (the solution edition), so
+the code a student is shown after the fact is the code the checks accept.
+"""
+import copy
+import math
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import course_lib as cl
+from course_lib import scalar
+from workbook_tools.checks import EXERCISES, FAILED, NOT_ATTEMPTED, PASSED
+from workbook_tools.checks.core import Fallback
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = {"1": "01_derivatives.ipynb", "2": "02_scalar_backprop.ipynb", "3": "03_tensor_backprop.ipynb"}
+
+
+def _solutions(notebook):
+    """The notebook's solution cells, run in order: their functions by name."""
+    namespace = {"np": np, "cl": cl, "math": math}
+    nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(compile(cell.source, notebook, "exec"), namespace)
+    return namespace
+
+
+SOLUTIONS = {number: _solutions(name) for number, name in NOTEBOOKS.items()}
+
+
+def solution(exercise, name):
+    return SOLUTIONS[exercise.split(".")[0]][name]
+
+
+def verdict(exercise, answer):
+    return EXERCISES[exercise].run(answer)
+
+
+def assert_wrong(exercise, answer, *words):
+    result = verdict(exercise, answer)
+    assert result.status == FAILED, result.text()
+    text = (result.message + " " + result.hint).lower()
+    assert all(w.lower() in text for w in words), result.text()
+    assert result.hint, f"no hint for a known mistake: {result.text()}"
+
+
+ANSWERS = {"1.1": "dl_dy", "1.2": "softmax_jacobian", "1.3": "dl_do", "1.4": "dl_do", "1.5": "sigmoid_grad",
+           "1.6": "tanh_grad", "1.7": "relu_grad", "1.8": "improved_sigmoid_grad", "1.9": "diff_act_fun",
+           "1.10": "logistic_gradient", "1.11": "softmax_regression_gradient", "1.12": "l2_regularised_gradient",
+           "2.1": "forward", "2.2": "loss", "2.3": "backward", "2.4": "sgd_step", "2.5": "train",
+           "3.1": "forward", "3.2": "backward", "3.3": "sgd_epoch"}
+
+
+@pytest.mark.parametrize("exercise", sorted(ANSWERS, key=lambda e: tuple(map(int, e.split(".")))))
+def test_the_notebook_solution_passes(exercise):
+    result = verdict(exercise, solution(exercise, ANSWERS[exercise]))
+    assert result.status == PASSED, result.text()
+    assert result.text().startswith(f"✓ Exercise {exercise}")
+
+
+def test_every_exercise_with_code_is_tested_here():
+    assert set(ANSWERS) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("exercise", sorted(EXERCISES))
+def test_a_stub_is_not_attempted_yet_never_a_traceback(exercise):
+    def stub(*args, **kwargs):
+        raise NotImplementedError(f"Exercise {exercise}: write it")
+
+    result = verdict(exercise, stub)
+    assert result.status == NOT_ATTEMPTED and "not attempted yet" in result.text()
+
+
+def test_a_fallback_is_not_counted_as_the_students_answer():
+    ex = EXERCISES["1.3"]
+
+    def stub(o, c):
+        raise NotImplementedError
+
+    result = ex.run(stub)
+    assert result.status == NOT_ATTEMPTED
+    stand_in = Fallback(ex.fallback, "1.3")
+    np.testing.assert_allclose(stand_in(np.zeros(3), 0), [-2 / 3, 1 / 3, 1 / 3])
+    later = EXERCISES["1.4"].run(stand_in)
+    assert later.status == NOT_ATTEMPTED and "exercise 1.3" in later.hint
+
+
+def test_code_that_raises_is_reported_with_its_line():
+    def broken(y, c):
+        grad = np.zeros(len(y))
+        return grad[c + 100]
+
+    result = verdict("1.1", broken)
+    assert result.status == FAILED and "IndexError" in result.message and "grad[c + 100]" in result.hint
+
+
+# --- notebook 01 -------------------------------------------------------------------------
+
+def test_1_1_mistakes():
+    assert_wrong("1.1", lambda y, c: -1 / np.asarray(y), "other")
+    assert_wrong("1.1", lambda y, c: np.where(np.arange(len(y)) == c, 1 / y[c], 0), "sign")
+    assert_wrong("1.1", lambda y, c: np.where(np.arange(len(y)) == c, -1.0, 0), "1/y")
+    assert_wrong("1.1", lambda y, c: None, "return")
+
+
+def test_1_2_mistakes():
+    assert_wrong("1.2", lambda y: np.diag(y * (1 - y)), "off the diagonal")
+    assert_wrong("1.2", lambda y: np.outer(y, 1 - y), "E-VU-4")
+    assert_wrong("1.2", lambda y: np.outer(y, y) - np.diag(y), "sign")
+    assert_wrong("1.2", lambda y: -np.outer(y, y), "diagonal")
+
+
+def test_1_3_and_1_4_mistakes():
+    onehot = lambda o, c: np.eye(len(o))[c]  # noqa: E731
+    assert_wrong("1.3", lambda o, c: onehot(o, c) - cl.softmax(o), "sign", "E-VU-5")
+    assert_wrong("1.3", lambda o, c: np.where(np.arange(len(o)) == c, cl.softmax(o)[c] - 1, 0), "sum", "E-VU-3")
+    assert_wrong("1.3", lambda o, c: cl.softmax(o), "one-hot")
+    naive = lambda o, c: np.exp(o) / np.exp(o).sum() - onehot(o, c)  # noqa: E731
+    assert verdict("1.3", naive).status == PASSED  # right for ordinary logits ...
+    assert_wrong("1.4", naive, "NaN", "logits")     # ... but not for confident ones
+
+    def two_pieces(o, c):
+        y = np.exp(o - o.max()) / np.exp(o - o.max()).sum()
+        return (np.diag(y) - np.outer(y, y)).T @ np.where(np.arange(len(y)) == c, -1 / y[c], 0)
+    assert_wrong("1.4", two_pieces, "underflows")
+
+
+def test_activation_derivative_mistakes():
+    s = cl.sigmoid
+    assert_wrong("1.5", s, "σ(x) itself")
+    assert_wrong("1.5", lambda x: x * (1 - x), "not to x")
+    assert_wrong("1.5", lambda x: np.exp(-x) / (1 + np.exp(-x)), "square")
+    assert_wrong("1.5", lambda x: -s(x) * (1 - s(x)), "sign")
+    assert_wrong("1.6", lambda x: 1 - x ** 2, "not to x")
+    assert_wrong("1.6", lambda x: 1 / np.cosh(x), "square")
+    assert_wrong("1.6", lambda x: 1 + np.tanh(x) ** 2, "sign")
+    assert_wrong("1.7", cl.relu, "slope")
+    assert_wrong("1.7", lambda x: (np.asarray(x) < 0).astype(float), "other way")
+    assert_wrong("1.7", np.sign, "slope is 0")
+    a, b = 1.7159, 2 / 3
+    assert_wrong("1.8", lambda x: a * (1 - np.tanh(b * x) ** 2), "2/3")
+    assert_wrong("1.8", lambda x: b * (1 - np.tanh(b * x) ** 2), "1.7159")
+    assert_wrong("1.8", lambda x: a * b * (1 - np.tanh(x) ** 2), "2x/3")
+
+
+def test_1_9_mistakes():
+    right = {"tanh": cl.tanh_grad, "sigmoid": cl.sigmoid_grad, "relu": cl.relu_grad}
+    swapped = {"tanh": cl.sigmoid_grad, "sigmoid": cl.tanh_grad, "relu": cl.relu_grad}
+    assert_wrong("1.9", lambda z, kind: swapped[kind](z), "derivative of")
+    assert_wrong("1.9", lambda z, kind: right.get(kind, lambda z: None)(z), "ValueError")
+    assert_wrong("1.9", lambda z, kind: right[kind](z) if kind in right else 0 * z, "ValueError")
+    assert_wrong("1.9", lambda z, kind: {"tanh": cl.tanh, "sigmoid": cl.sigmoid, "relu": cl.relu}[kind](z),
+                 "activation itself")
+
+
+def test_regression_gradient_mistakes():
+    def yhat(w, x):
+        return cl.sigmoid(w @ x)
+    assert_wrong("1.10", lambda w, x, y: (y - yhat(w, x)) * x, "sign")
+    assert_wrong("1.10", lambda w, x, y: (yhat(w, x) - y) * yhat(w, x) * (1 - yhat(w, x)) * x, "cancels")
+    assert_wrong("1.10", lambda w, x, y: np.full(len(x), yhat(w, x) - y), "multiply by x")
+    sm = lambda W, x: cl.softmax(x @ W)  # noqa: E731
+    assert_wrong("1.11", lambda W, x, y: np.outer(sm(W, x) - y, x), "transposed")
+    assert_wrong("1.11", lambda W, x, y: np.outer(x, y - sm(W, x)), "sign")
+    assert_wrong("1.11", lambda W, x, y: np.outer(x, x @ W - y), "softmax of the scores")
+    assert_wrong("1.11", lambda W, x, y: np.outer(x, sm(W, x)), "one-hot")
+    g = lambda W, x, y: np.outer(x, sm(W, x) - y)  # noqa: E731
+    assert_wrong("1.12", lambda W, x, y, lam: g(W, x, y) + 2 * lam * W, "E-N1-4")
+    assert_wrong("1.12", lambda W, x, y, lam: g(W, x, y) - lam * W, "towards 0")
+    assert_wrong("1.12", lambda W, x, y, lam: g(W, x, y) + lam, "λW")
+    assert_wrong("1.12", lambda W, x, y, lam: g(W, x, y), "missing")
+
+
+# --- notebook 02 ------------------------------------------------------------------------
+
+def _forward_variant(no_bias=False, sigmoid_out=False, unnormalised=False):
+    def forward(params, x):
+        W, b, V, c = params["W"], params["b"], params["V"], params["c"]
+        k = [(0 if no_bias else b[j]) + sum(W[i][j] * x[i] for i in range(len(W))) for j in range(len(b))]
+        h = [1 / (1 + math.exp(-v)) for v in k]
+        o = [c[m] + sum(V[j][m] * h[j] for j in range(len(b))) for m in range(len(c))]
+        if sigmoid_out:
+            o = [1 / (1 + math.exp(-v)) for v in o]
+        e = [math.exp(v) for v in o]
+        y = e if unnormalised else [v / sum(e) for v in e]
+        return {"x": list(x), "k": k, "h": h, "o": o, "y": y}
+    return forward
+
+
+def test_2_1_mistakes():
+    assert verdict("2.1", _forward_variant()).status == PASSED
+    assert_wrong("2.1", _forward_variant(no_bias=True), "bias")
+    assert_wrong("2.1", _forward_variant(unnormalised=True), "divides by the sum")
+    assert_wrong("2.1", _forward_variant(sigmoid_out=True), "o ")
+    assert_wrong("2.1", lambda params, x: {k: np.asarray(v) for k, v in scalar.forward(params, x).items()}
+                 if np.ndim(x) else None, "numpy")
+    assert_wrong("2.1", lambda params, x: [1.0, 2.0], "dict")
+
+
+def test_2_2_mistakes():
+    assert_wrong("2.2", lambda cache, t: math.log(cache["y"][t]), "sign")
+    assert_wrong("2.2", lambda cache, t: -sum(math.log(v) for v in cache["y"]), "E-VU-1")
+    assert_wrong("2.2", lambda cache, t: -math.log(cache["y"][0]), "y[target]")
+
+
+def _backward_variant(sign=1, no_sigma=False, transposed_v=False, drop=None):
+    def backward(params, cache, target):
+        g = scalar.backward(params, cache, target)
+        if sign < 0:
+            g = {k: [[-v for v in row] for row in val] if isinstance(val[0], list) else [-v for v in val]
+                 for k, val in g.items()}
+        if no_sigma:
+            x, h, y, V = cache["x"], cache["h"], cache["y"], params["V"]
+            do = [y[m] - (m == target) for m in range(len(y))]
+            dk = [sum(do[m] * V[j][m] for m in range(len(y))) for j in range(len(h))]
+            g["W"] = [[dk[j] * x[i] for j in range(len(h))] for i in range(len(x))]
+            g["b"] = dk
+        if transposed_v:
+            g["V"] = [list(col) for col in zip(*g["V"])]
+        if drop:
+            del g[drop]
+        return g
+    return backward
+
+
+def test_2_3_mistakes():
+    assert_wrong("2.3", _backward_variant(sign=-1), "sign")
+    assert_wrong("2.3", _backward_variant(no_sigma=True), "h_j (1 - h_j)")
+    assert_wrong("2.3", _backward_variant(transposed_v=True), "shape", "transposed")
+    assert_wrong("2.3", _backward_variant(drop="b"), "17 derivatives")
+
+
+def test_2_4_mistakes():
+    def plus(params, grads, lr):
+        scalar.sgd_step(params, {k: [[-v for v in r] for r in g] if isinstance(g[0], list) else [-v for v in g]
+                                 for k, g in grads.items()}, lr)
+
+    def weights_only(params, grads, lr):
+        for name in ("W", "V"):
+            for i, row in enumerate(params[name]):
+                for j in range(len(row)):
+                    row[j] -= lr * grads[name][i][j]
+
+    def new_dict(params, grads, lr):
+        new = copy.deepcopy(params)
+        scalar.sgd_step(new, grads, lr)
+        return new
+
+    assert_wrong("2.4", plus, "against the gradient")
+    assert_wrong("2.4", weights_only, "biases")
+    assert_wrong("2.4", new_dict, "in place")
+
+
+def test_2_5_mistakes():
+    def summed(params, xs, ys, lr, epochs):
+        return [e * len(xs) for e in scalar.train(params, xs, ys, lr=lr, epochs=epochs).epoch_loss]
+
+    def loss_after_step(params, xs, ys, lr, epochs):
+        out = []
+        for _ in range(epochs):
+            total = 0.0
+            for x, t in zip(xs, ys):
+                cache = scalar.forward(params, x)
+                scalar.sgd_step(params, scalar.backward(params, cache, t), lr)
+                total += scalar.loss(scalar.forward(params, x), t)
+            out.append(total / len(xs))
+        return out
+
+    def shuffled(params, xs, ys, lr, epochs):
+        rng = np.random.default_rng(0)
+        idx = rng.integers(0, len(xs), len(xs))  # with replacement: E-VU-8c
+        return scalar.train(params, [xs[i] for i in idx], [ys[i] for i in idx], lr=lr, epochs=epochs).epoch_loss
+
+    assert_wrong("2.5", summed, "mean")
+    assert_wrong("2.5", loss_after_step, "before the step")
+    assert_wrong("2.5", shuffled, "stored order")
+    assert_wrong("2.5", lambda params, xs, ys, lr, epochs: None, "mean training loss")
+
+
+# --- notebook 03 ------------------------------------------------------------------------
+
+def test_3_1_mistakes():
+    def no_bias(p, x):
+        h = cl.sigmoid(x @ p["W"])
+        return {"x": x, "h": h, "y": cl.softmax(h @ p["V"] + p["c"])}
+
+    def no_softmax(p, x):
+        h = cl.sigmoid(x @ p["W"] + p["b"])
+        return {"x": x, "h": h, "y": h @ p["V"] + p["c"]}
+
+    def sigmoid_out(p, x):
+        h = cl.sigmoid(x @ p["W"] + p["b"])
+        return {"x": x, "h": h, "y": cl.softmax(cl.sigmoid(h @ p["V"] + p["c"]))}
+
+    def wrong_order(p, x):
+        h = cl.sigmoid(p["W"] @ x + p["b"])
+        return {"x": x, "h": h, "y": cl.softmax(h @ p["V"] + p["c"])}
+
+    assert_wrong("3.1", no_bias, "bias")
+    assert_wrong("3.1", no_softmax, "softmax")
+    assert_wrong("3.1", sigmoid_out, "no sigmoid")
+    assert_wrong("3.1", wrong_order, "ValueError")
+
+
+def _backward3(transpose=False, sign=1, no_sigma=False):
+    def backward(p, cache, t):
+        do = sign * (cache["y"] - np.eye(len(cache["y"]))[t])
+        dh = p["V"] @ do
+        dk = dh if no_sigma else dh * cache["h"] * (1 - cache["h"])
+        dW = np.outer(dk, cache["x"]) if transpose else np.outer(cache["x"], dk)
+        return {"W": dW, "b": dk, "V": np.outer(cache["h"], do), "c": do}
+    return backward
+
+
+def test_3_2_mistakes():
+    assert verdict("3.2", _backward3()).status == PASSED
+    assert_wrong("3.2", _backward3(transpose=True), "transposed")
+    assert_wrong("3.2", _backward3(sign=-1), "sign")
+    assert_wrong("3.2", _backward3(no_sigma=True), "h(1 - h)")
+
+
+def test_3_3_mistakes():
+    forward, backward = solution("3.1", "forward"), solution("3.2", "backward")
+
+    def biases_frozen(p, X, y, lr):
+        losses = []
+        for x, t in zip(X, y):
+            cache = forward(p, x)
+            losses.append(-np.log(cache["y"][t]))
+            g = backward(p, cache, t)
+            p["W"] -= lr * g["W"]
+            p["V"] -= lr * g["V"]
+        return losses
+
+    def update_while_backpropagating(p, X, y, lr):
+        losses = []
+        for x, t in zip(X, y):
+            cache = forward(p, x)
+            losses.append(-np.log(cache["y"][t]))
+            do = cache["y"] - np.eye(len(cache["y"]))[t]
+            p["V"] -= lr * np.outer(cache["h"], do)    # changes V before dh uses it
+            p["c"] -= lr * do
+            dk = (p["V"] @ do) * cache["h"] * (1 - cache["h"])
+            p["W"] -= lr * np.outer(x, dk)
+            p["b"] -= lr * dk
+        return losses
+
+    def copies(p, X, y, lr):
+        q = {k: v.copy() for k, v in p.items()}
+        return solution("3.3", "sgd_epoch")(q, X, y, lr)
+
+    assert_wrong("3.3", biases_frozen, "biases")
+    assert_wrong("3.3", update_while_backpropagating, "gradients first")
+    assert_wrong("3.3", copies, "never changed")

@@ -1,0 +1,113 @@
+"""One source, two editions: the solution notebooks are well formed, the student edition leaks nothing and runs."""
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from workbook_tools.checks import EXERCISES
+from workbook_tools.editions import (
+    TEXT_STUB, is_check, is_solution, leaked_lines, replace_solutions, student_edition,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS_MD = ROOT.parent / "shared" / "course" / "tasks.md"
+EXERCISE_NOTEBOOKS = ["01_derivatives.ipynb", "02_scalar_backprop.ipynb", "03_tensor_backprop.ipynb"]
+# The course tasks that notebooks 01-03 turn into exercises (tasks.md assigns the rest to 04-08).
+TASKS_01_03 = {f"VU-{i}" for i in range(1, 11)} | {"NTNU1-1", "NTNU1-2", "NTNU1-12", "NTNU2-1", "NTNU2-8",
+                                                   "RICE-2", "RICE-3", "RICE-4", "RICE-5"}
+
+
+def read(name):
+    return nbformat.read(ROOT / "notebooks" / name, as_version=4)
+
+
+def all_notebooks():
+    return sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("name", all_notebooks())
+def test_solution_cells_follow_nbgraders_schema(name):
+    nb = read(name)
+    ids = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        assert meta["schema_version"] == 3 and {"grade", "grade_id", "locked", "solution", "task"} <= set(meta)
+        assert re.fullmatch(r"[A-Za-z0-9_]+", meta["grade_id"])
+        ids.append(meta["grade_id"])
+        if meta["grade"]:
+            assert "points" in meta and meta["points"] > 0
+        if cell.cell_type == "markdown" and meta["solution"]:
+            assert meta["grade"], "nbgrader grades written answers by hand: a Markdown solution cell is graded"
+        if is_solution(cell):
+            replace_solutions(cell.source, ["stub"])  # well-formed markers
+            assert "BEGIN SOLUTION" in cell.source
+    assert len(ids) == len(set(ids)), "grade_id values must be unique"
+
+
+@pytest.mark.parametrize("name", EXERCISE_NOTEBOOKS)
+def test_every_exercise_names_its_tasks_and_has_a_check(name):
+    nb = read(name)
+    headings = {m.group(1): m.group(2) for c in nb.cells if c.cell_type == "markdown"
+                for m in re.finditer(r"### Exercise (\d+\.\d+) \(([^)]*)\)", c.source)}
+    checks = [c.metadata["workbook"] for c in nb.cells if is_check(c)]
+    solutions = [c.metadata["workbook"] for c in nb.cells if is_solution(c)]
+    for meta in checks + solutions:
+        ex = meta.get("exercise", meta.get("check"))
+        assert ex in headings, f"exercise {ex} has no heading 'Exercise {ex} (TASKS)'"
+        assert set(meta["tasks"]) == {t.strip() for t in headings[ex].split(",")}, ex
+    for meta in checks:
+        assert meta["check"] in EXERCISES and set(EXERCISES[meta["check"]].tasks) == set(meta["tasks"])
+    assert set(headings) == {m.get("exercise", m.get("check")) for m in checks + solutions}
+
+
+def test_every_task_of_notebooks_01_to_03_has_an_exercise():
+    covered = {t for name in EXERCISE_NOTEBOOKS for c in read(name).cells
+               if is_solution(c) or is_check(c) for t in c.metadata["workbook"]["tasks"]}
+    assert TASKS_01_03 <= covered, f"no exercise for {sorted(TASKS_01_03 - covered)}"
+    if TASKS_MD.exists() or os.environ.get("CI"):
+        catalogue = set(re.findall(r"^\| ((?:VU|NTNU1|NTNU2|RICE)-\d+) \|", TASKS_MD.read_text(), re.M))
+        assert covered <= catalogue, f"unknown task IDs {sorted(covered - catalogue)}"
+
+
+@pytest.mark.parametrize("name", all_notebooks())
+def test_the_student_edition_leaks_no_solution(name):
+    nb = read(name)
+    student = student_edition(nb)
+    assert leaked_lines(nb, student) == []
+    for before, after in zip(nb.cells, student.cells):
+        if is_solution(before):
+            assert "BEGIN SOLUTION" not in after.source
+            if before.cell_type == "code":
+                ex = before.metadata["workbook"]["exercise"]
+                assert f'raise NotImplementedError("Exercise {ex}:' in after.source.replace("'", '"')
+                assert after.outputs == []
+            else:
+                assert TEXT_STUB in after.source
+        elif is_check(before):
+            assert after.source == before.source and after.outputs == []
+        else:
+            assert after == before  # everything else stays, outputs included
+
+
+def test_stubs_keep_the_indentation_of_the_markers():
+    source = "def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    out = replace_solutions(source, ["# here", "raise NotImplementedError('Exercise 9.9: write f')"])
+    assert out.splitlines() == ["def f(x):", "    '''doc'''", "    # here",
+                                "    raise NotImplementedError('Exercise 9.9: write f')"]
+    for bad in ("### BEGIN SOLUTION\nx\n", "x\n### END SOLUTION\n", "### BEGIN SOLUTION\n### BEGIN SOLUTION\n"):
+        with pytest.raises(ValueError):
+            replace_solutions(bad, ["stub"])
+
+
+@pytest.mark.parametrize("name", EXERCISE_NOTEBOOKS)
+def test_the_student_edition_runs_to_the_end_and_nothing_is_attempted(name, tmp_path):
+    nb = student_edition(read(name))
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    verdicts = [o["data"]["text/plain"] for c in nb.cells if is_check(c) for o in c.outputs if "data" in o]
+    assert len(verdicts) == sum(is_check(c) for c in nb.cells)
+    assert all("not attempted yet" in v for v in verdicts), verdicts
