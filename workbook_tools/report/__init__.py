@@ -17,16 +17,20 @@ exporter, registered in ``pyproject.toml``; also ``jupyter nbconvert --to report
 How it works: nbconvert's HTML exporter renders the notebook with the JupyterLab
 template, with a local copy of MathJax 2.7 (the ``jupyter-server-mathjax`` package)
 instead of the CDN one; headless Chromium, driven by Playwright, opens the page,
-waits until MathJax has typeset every formula and prints it to an A4 PDF. The page
-can only load files from this machine: every other request is refused, and the
-export fails rather than print a page that tried to reach the network.
+waits until MathJax has typeset every formula and prints it to an A4 PDF.
+
+A notebook may come from someone else, so the page is fenced in (see
+:mod:`.browser`): it may load only itself, MathJax and the notebook's own images
+(attachments, data: URIs, image files inside its folder); no script of the
+notebook runs, and nothing reaches a file elsewhere or the network. What is left
+out is logged as a warning and the export goes on.
 
 Set ``WORKBOOK_CHROMIUM`` to use another Chrome/Chromium/Edge executable, and
 ``WORKBOOK_MATHJAX`` to use another ``MathJax.js`` (version 2.7).
 
 Modules: :mod:`.render` (nbconvert exporter, template, title block),
-:mod:`.browser` (Chromium, MathJax, printing), :mod:`.execute` (``--execute``),
-:mod:`.export` (:func:`export_pdf`), :mod:`.cli` (the command line).
+:mod:`.browser` (Chromium, MathJax, the page's fence, printing), :mod:`.execute`
+(``--execute``), :mod:`.export` (:func:`export_pdf`), :mod:`.cli` (the command line).
 """
 from .errors import ReportError
 from .export import export_pdf

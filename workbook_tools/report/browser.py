@@ -1,12 +1,25 @@
-"""Finding Chromium and MathJax, and printing a page to PDF with Playwright, offline."""
+"""Finding Chromium and MathJax, and printing a page to PDF with Playwright, offline and fenced in.
+
+The page is never opened from disk. Chromium navigates to a made-up origin,
+``https://report.invalid`` (``.invalid`` never resolves), and every request the
+page makes is answered by :class:`Gate` from an allow-list: the HTML from
+memory, MathJax's files, and images inside the notebook's folder; everything
+else is refused and reported. A page on an https origin cannot load ``file:``
+URLs at all. The response carries a strict Content-Security-Policy: only our
+scripts (with the page's nonce) and what they load run, never the notebook's;
+no frames, objects, connections or ``<base>``. The launch flags make every host
+name and address unresolvable and keep WebRTC off UDP, so that even what the
+request routing cannot see (preconnects, WebRTC) goes nowhere.
+"""
 from __future__ import annotations
 
 import concurrent.futures
+import mimetypes
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from .errors import ReportError
 
@@ -82,15 +95,134 @@ def find_chromium() -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- the page's fence
+
+
+ORIGIN = "https://report.invalid"
+PAGE_URL = ORIGIN + "/report.html"
+MATHJAX_DIR = "/_mathjax/"
+# jupyter-server-mathjax ships the output jax only inside this combined configuration.
+MATHJAX_URL = ORIGIN + MATHJAX_DIR + "MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+               ".svg": "image/svg+xml", ".webp": "image/webp", ".bmp": "image/bmp", ".avif": "image/avif"}
+
+
+def content_security_policy(nonce: str) -> str:
+    """Our two scripts carry ``nonce``; MathJax's extensions are trusted through them
+    ('strict-dynamic'). MathJax needs inline styles, its fonts and data: images."""
+    return "; ".join([
+        "default-src 'none'", f"script-src 'nonce-{nonce}' 'strict-dynamic'", "style-src 'unsafe-inline'",
+        f"img-src {ORIGIN} data:", f"font-src {ORIGIN} data:", "connect-src 'none'", "frame-src 'none'",
+        "object-src 'none'", "media-src 'none'", "worker-src 'none'", "manifest-src 'none'",
+        "base-uri 'none'", "form-action 'none'",
+    ])
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """``root/relative`` if it is a regular file inside ``root`` once every symlink is resolved.
+
+    Hidden names (``.ssh``, ``.git``) are refused too: a notebook's figures never live there.
+    """
+    parts = relative.split("/")
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts) or "\\" in relative or "\0" in relative:
+        return None
+    try:
+        path = root.joinpath(*parts).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    return path if path.is_relative_to(root) and path.is_file() else None
+
+
+class Gate:
+    """Answers every request of the page from the allow-list; remembers what it refused."""
+
+    def __init__(self, page_html: str, nonce: str, folder: Path | None, mathjax_dir: Path):
+        self.page = page_html.encode("utf-8")
+        self.csp = content_security_policy(nonce)
+        self.folder = folder.resolve() if folder is not None else None
+        self.mathjax_dir = mathjax_dir.resolve()
+        self.page_served = False
+        self.blocked: list[str] = []   # resources left out: URLs
+        self.refused: list[str] = []   # active content: navigations
+
+    def attach(self, context) -> None:
+        context.route("**/*", self._route)
+        # Playwright before 1.48 cannot route WebSockets; CSP (connect-src 'none')
+        # and the resolver rules still stop them there.
+        if hasattr(context, "route_web_socket"):
+            context.route_web_socket("**/*", self._websocket)
+
+    def _websocket(self, ws) -> None:
+        self.blocked.append(ws.url)
+        ws.close(code=1008, reason="no network in a report")
+
+    def _route(self, route) -> None:
+        request = route.request
+        try:
+            answer = self._answer(request)
+        except Exception:  # noqa: BLE001 - an unanswered request would hang the page
+            answer = None
+        if answer is not None:
+            route.fulfill(**answer)
+        elif request.is_navigation_request():
+            # 204 keeps the page where it is; an aborted navigation would replace it by an error page.
+            self.refused.append(f"navigation to {request.url}")
+            route.fulfill(status=204)
+        else:
+            # MathJax probes for fonts that jupyter-server-mathjax leaves out: its business, not the notebook's.
+            if not request.url.startswith(ORIGIN + MATHJAX_DIR):
+                self.blocked.append(request.url)
+            route.abort("blockedbyclient")
+
+    def _answer(self, request) -> dict | None:
+        url = urlsplit(request.url)
+        if f"{url.scheme}://{url.netloc}" != ORIGIN or request.method != "GET":
+            return None
+        path = unquote(url.path)
+        if path == "/report.html" and request.is_navigation_request() and not self.page_served:
+            self.page_served = True
+            return {"status": 200, "body": self.page, "headers": {
+                "Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": self.csp}}
+        if path.startswith(MATHJAX_DIR):
+            return _file_response(inside(self.mathjax_dir, path[len(MATHJAX_DIR):]))
+        if self.folder is not None and request.resource_type == "image":
+            file = inside(self.folder, path.lstrip("/"))
+            if file is not None and file.suffix.lower() in IMAGE_TYPES:
+                return _file_response(file, IMAGE_TYPES[file.suffix.lower()])
+        return None
+
+
+def _file_response(path: Path | None, content_type: str | None = None) -> dict | None:
+    if path is None:
+        return None
+    content_type = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return {"status": 200, "body": path.read_bytes(),
+            "headers": {"Content-Type": content_type, "X-Content-Type-Options": "nosniff"}}
+
+
 # --------------------------------------------------------------------------- printing
 
 
 _BROWSER_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
     "--no-first-run", "--no-default-browser-check", "--metrics-recording-only", "--mute-audio",
     "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+    # Every request is answered by the Gate, so nothing needs a name or an address
+    # resolved; connections the routing never sees (preconnects, WebRTC's TURN over
+    # TCP) then fail before a socket opens, also for IP literals.
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    # WebRTC sends STUN/TURN over UDP, past every request hook; only proxied UDP is
+    # allowed, and there is no proxy.
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
+
+# The page's own script (render.py) settles this promise: "done" when MathJax has
+# typeset everything, "failed" when the page loaded without MathJax.
+_SETTLED_JS = """ms => Promise.race([window.__reportSettled,
+  new Promise(resolve => setTimeout(() => resolve("timeout"), ms))])"""
 
 # Typeset formulas, formulas MathJax itself failed on, and formulas with TeX errors
 # (printed as their source in a box by the noErrors extension).
@@ -100,21 +232,18 @@ _MATH_STATS_JS = """() => ({
   tex_errors: Array.from(document.querySelectorAll('.noError')).map(e => e.textContent.trim().slice(0, 60)),
 })"""
 
-# Done, failed to load, or loaded something that is not MathJax 2.
-_MATH_SETTLED_JS = ("window.__reportMath !== 'loading' || (document.readyState === 'complete'"
-                    " && !(window.MathJax && window.MathJax.Hub))")
-
 _FOOTER = ('<div style="font-size:8px;width:100%;text-align:center;color:#666;">'
            '<span class="pageNumber"></span> / <span class="totalPages"></span></div>')
 
 
 @dataclass
 class Rendered:
-    """A printed page: the PDF, the requests refused for needing the network, math counts."""
+    """A printed page: the PDF, what was left out or not run, math counts."""
 
     pdf: bytes
     blocked: list[str] = field(default_factory=list)
     math: dict = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
 
 
 def _playwright():
@@ -126,25 +255,40 @@ def _playwright():
     return Error, sync_playwright
 
 
-def _launch(pw, executable: str | None, error_type):
+def use_sandbox() -> bool:
+    """Chromium's sandbox, except as root: Chromium refuses to start sandboxed as root
+    (containers, CI), so there, and only there, it runs with ``--no-sandbox``; the
+    page's fence (CSP, Gate, resolver rules) holds either way."""
+    return not (hasattr(os, "geteuid") and os.geteuid() == 0)
+
+
+def launch(pw, executable: str | None):
+    """Headless Chromium with the report's flags."""
+    error_type, _ = _playwright()
     try:
         return pw.chromium.launch(executable_path=executable, headless=True, args=_BROWSER_ARGS,
+                                  chromium_sandbox=use_sandbox(),
                                   handle_sigint=False, handle_sigterm=False, handle_sighup=False)
     except error_type as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         where = f"at {executable}" if executable else "(none found on this machine)"
-        raise ReportError(f"Chromium could not start {where}: {first}\n  {CHROMIUM_HINT}") from None
+        hint = CHROMIUM_HINT
+        if use_sandbox() and "sandbox" in str(e).lower():
+            hint = ("Chromium's sandbox is not available to this user: enable unprivileged user namespaces "
+                    "(`sysctl kernel.unprivileged_userns_clone=1`) or install Chromium's setuid sandbox helper")
+        raise ReportError(f"Chromium could not start {where}: {first}\n  {hint}") from None
 
 
-def _typeset(page, url: str, timeout: float, error_type) -> dict:
+def _typeset(page, timeout: float, error_type) -> dict:
     """Open the page, wait for MathJax to finish and return its counts."""
-    ms = timeout * 1000
     try:
-        page.goto(url, wait_until="load", timeout=ms)
-        page.wait_for_function(_MATH_SETTLED_JS, timeout=ms)
+        page.goto(PAGE_URL, wait_until="load", timeout=timeout * 1000)
+        state = page.evaluate(_SETTLED_JS, timeout * 1000)
     except error_type:
-        raise ReportError(f"the page did not finish typesetting its math within {timeout:g} s") from None
-    if page.evaluate("window.__reportMath") != "done":
+        state = "timeout"
+    if state == "timeout":
+        raise ReportError(f"the page did not finish typesetting its math within {timeout:g} s")
+    if state != "done":
         raise ReportError("MathJax could not be loaded from this machine "
                           f"({find_mathjax()}); reinstall jupyter-server-mathjax")
     math = page.evaluate(_MATH_STATS_JS)
@@ -155,51 +299,75 @@ def _typeset(page, url: str, timeout: float, error_type) -> dict:
 
 
 def _print_pdf(page) -> bytes:
+    if page.url != PAGE_URL:
+        raise ReportError(f"the notebook navigated the page away (to {page.url[:80]}); "
+                          "remove the HTML or script that does it and export again")
     page.emulate_media(media="print")
     return page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
                     display_header_footer=True, header_template="<span></span>", footer_template=_FOOTER,
                     margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"})
 
 
-def _print_with_chromium(html_path: Path, executable: str | None, timeout: float) -> tuple[bytes, list[str], dict]:
-    error_type, sync_playwright = _playwright()
-    blocked: list[str] = []
+# CSP directives that guard active content rather than a resource to show.
+_ACTIVE = {"script-src-elem": "script", "script-src": "script", "script-src-attr": "event handler",
+           "frame-src": "frame", "child-src": "frame", "object-src": "object/embed", "worker-src": "worker",
+           "base-uri": "<base>", "form-action": "form"}
 
-    def guard(route):
-        url = route.request.url
-        if url.startswith(("file:", "data:", "blob:", "about:")):
-            route.continue_()
+
+def _violations(page) -> tuple[list[str], list[str]]:
+    """What the page's CSP refused, as (resource URLs, active content)."""
+    urls, active = [], []
+    for directive, uri in page.evaluate("window.__reportBlocked || []"):
+        if (directive, uri) == ("font-src", "about"):
+            continue  # MathJax's own "MathJax_Blank" font, url(about:blank), which never loads anyway
+        what = _ACTIVE.get(directive)
+        if what is None:
+            urls.append(uri)
         else:
-            blocked.append(url)
-            route.abort()
+            active.append(f"{uri} {what}" if uri in ("inline", "eval") else f"{what} {uri}")
+    return urls, active
 
+
+_LOCAL_REFUSED = "Not allowed to load local resource: "
+
+
+def _print_with_chromium(gate: Gate, executable: str | None, timeout: float) -> tuple[bytes, dict]:
+    error_type, sync_playwright = _playwright()
     with sync_playwright() as pw:
-        browser = _launch(pw, executable, error_type)
+        browser = launch(pw, executable)
         try:
-            page = browser.new_page()
-            page.route("**/*", guard)
-            math = _typeset(page, html_path.as_uri(), timeout, error_type)
+            context = browser.new_context(service_workers="block", accept_downloads=False)
+            gate.attach(context)
+            page = context.new_page()
+            # Chromium refuses file: URLs in an https page before CSP sees them; it says so only here.
+            page.on("console", lambda m: m.text.startswith(_LOCAL_REFUSED)
+                    and gate.blocked.append(m.text[len(_LOCAL_REFUSED):].strip()))
+            math = _typeset(page, timeout, error_type)
             pdf = _print_pdf(page)
+            urls, active = _violations(page)
         finally:
             browser.close()
-    return pdf, blocked, math
+    gate.blocked += urls
+    gate.refused += active
+    return pdf, math
 
 
-def html_to_pdf(page_html: str, *, timeout: float = 120.0, executable: str | None = None) -> Rendered:
-    """Print an HTML page to PDF with headless Chromium, without network access.
+def html_to_pdf(page_html: str, *, nonce: str, folder: Path | None = None, timeout: float = 120.0,
+                executable: str | None = None) -> Rendered:
+    """Print an HTML page to PDF with headless Chromium, fenced in (see the module's docstring).
 
-    Requests for anything but local files are refused: such a resource is left
-    out of the PDF rather than fetched, and listed in ``Rendered.blocked``.
+    ``nonce`` is the one the page's own scripts carry. Images are served from
+    ``folder`` (the notebook's) only; whatever the page may not load is left
+    out of the PDF and listed in ``Rendered.blocked`` (URLs) and
+    ``Rendered.refused`` (scripts, frames, navigations).
     """
     if executable is None:
         executable = find_chromium()
-    with tempfile.TemporaryDirectory(prefix="workbook-report-") as tmp:
-        html_path = Path(tmp) / "report.html"
-        html_path.write_text(page_html, encoding="utf-8")
-        # Playwright's sync API refuses to run inside an asyncio loop (a Jupyter
-        # kernel, jupyter-server): give it a thread of its own.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            pdf, blocked, math = pool.submit(_print_with_chromium, html_path, executable, timeout).result()
+    gate = Gate(page_html, nonce, folder, find_mathjax().parent)
+    # Playwright's sync API refuses to run inside an asyncio loop (a Jupyter
+    # kernel, jupyter-server): give it a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pdf, math = pool.submit(_print_with_chromium, gate, executable, timeout).result()
     if not pdf.startswith(b"%PDF"):
         raise ReportError("Chromium did not return a PDF")
-    return Rendered(pdf, sorted(set(blocked)), math)
+    return Rendered(pdf, sorted(set(gate.blocked)), math, sorted(set(gate.refused)))

@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import re
+import secrets
+from pathlib import Path
+from urllib.parse import unquote
 
 from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Float, Unicode, default
 
-from .browser import find_mathjax, html_to_pdf
+from .browser import MATHJAX_URL, ORIGIN, find_mathjax, html_to_pdf
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
@@ -115,10 +118,23 @@ h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
 .jp-RenderedHTMLCommon .MathJax_Display { margin: 0.7em 0 !important; }
 """
 
-# MathJax 2.7: configured before it loads; the "End" hook fires once the page is typeset.
+# The page's only scripts: they carry its nonce, which the Content-Security-Policy
+# (browser.py) requires of every script, so no script of the notebook runs. The
+# first reports what the policy refused and configures MathJax 2.7 before it loads;
+# MathJax's "End" hook settles window.__reportSettled once the page is typeset.
 _MATHJAX = r"""
-<script type="text/javascript">
+<script nonce="{{ resources.report_nonce }}">
 window.__reportMath = "loading";
+window.__reportBlocked = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__reportBlocked.push([e.effectiveDirective, e.blockedURI]);
+});
+window.__reportSettled = new Promise(function (resolve) {
+  window.__reportSettle = resolve;
+  window.addEventListener("load", function () {
+    if (!(window.MathJax && window.MathJax.Hub)) { window.__reportMath = "failed"; resolve("failed"); }
+  });
+});
 window.MathJax = {
   TeX: {
     equationNumbers: { autoNumber: "AMS", useLabelIds: true }
@@ -138,13 +154,18 @@ window.MathJax = {
   showMathMenu: false,
   menuSettings: { zoom: "None" },
   AuthorInit: function () {
-    MathJax.Hub.Register.StartupHook("End", function () { window.__reportMath = "done"; });
+    MathJax.Hub.Register.StartupHook("End", function () {
+      window.__reportMath = "done";
+      window.__reportSettle("done");
+    });
   }
 };
 </script>
-<script type="text/javascript" src="{{ resources.mathjax_url }}"
-        onerror="window.__reportMath = 'failed'"></script>
+<script nonce="{{ resources.report_nonce }}" src="{{ resources.mathjax_url }}"></script>
 """
+
+# Everything after this mark comes from the notebook.
+_CONTENT_MARK = "<!-- report: notebook content -->"
 
 _TEMPLATE = (
     r"""{%- extends 'index.html.j2' -%}
@@ -171,20 +192,64 @@ _TEMPLATE = (
 <span class="report-date">{{ report.date | e }}</span></div>
 </header>
 {%- endblock body_header -%}
+{%- block body_loop -%}
+"""
+    + _CONTENT_MARK
+    + r"""
+{{ super() }}
+{%- endblock body_loop -%}
 """
 )
-
 
 
 # --------------------------------------------------------------------------- exporter
 
 
-def _warnings(out) -> list[str]:
+# A <meta http-equiv="refresh"> navigates the page away (to about:blank, say), and
+# neither CSP nor any Chromium switch turns that off in a page that runs scripts.
+# So "<meta" is renamed wherever it occurs in the notebook's part of the page: a tag
+# name has no other spelling (no entities, no escapes), text and code cells come
+# escaped ("&lt;meta"), and where it is not a tag (inside a raw <script> or an
+# attribute) the renaming changes nothing that is printed.
+_META = re.compile(r"<meta(?=[\s/>]|$)", re.IGNORECASE)
+
+
+def _defuse_meta(page: str) -> tuple[str, int]:
+    ours, mark, notebook = page.partition(_CONTENT_MARK)
+    if not mark:  # a template without the mark: all of the page counts as the notebook's
+        ours, notebook = "", page
+    notebook, count = _META.subn("<meta-refused", notebook)
+    return ours + mark + notebook, count
+
+
+def _shown(item: str) -> str:
+    """A refused URL as the notebook's author would recognise it."""
+    if item.startswith(ORIGIN + "/"):
+        item = unquote(item[len(ORIGIN) + 1:])  # a path relative to the notebook's folder
+    elif item == "file":
+        item = "a file: URL"  # CSP reports file: URLs by their scheme only
+    return item if len(item) <= 90 else item[:87] + "..."
+
+
+def _listed(items: list[str]) -> str:
+    return ", ".join(_shown(i) for i in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def _warnings(out, metas: int) -> list[str]:
     """What the reader of the log should know about a printed page."""
+    local = [u for u in out.blocked if u.startswith(("file", ORIGIN + "/"))]
+    network = [u for u in out.blocked if re.match(r"(https?|wss?|ftp):", u) and u not in local]
+    other = [u for u in out.blocked if u not in local and u not in network]  # about:, data:, blob:
     notes = []
-    if out.blocked:
-        notes.append(f"left out {len(out.blocked)} resource(s) that would need the network: "
-                     + ", ".join(out.blocked[:3]))
+    if network:
+        notes.append(f"left out {len(network)} resource(s) that would need the network: {_listed(network)}")
+    if local:
+        notes.append(f"left out {len(local)} local file(s) missing or outside the notebook's folder "
+                     f"(only images inside it are printed): {_listed(local)}")
+    active = out.refused + other + ([f"{metas} <meta> element(s)"] if metas else [])
+    if active:
+        notes.append(f"did not run or embed {len(active)} piece(s) of the notebook's active content "
+                     f"(scripts, frames, objects, <meta>, <base>, navigation): {_listed(active)}")
     if out.math.get("failed"):
         notes.append(f"MathJax could not typeset {out.math['failed']} of {out.math['total']} formulas")
     notes += [f"TeX error, formula printed as its source: {tex}" for tex in out.math.get("tex_errors", [])]
@@ -221,8 +286,8 @@ class ReportExporter(HTMLExporter):
 
     @default("mathjax_url")
     def _mathjax_url_default(self):
-        # jupyter-server-mathjax ships the output jax only inside this combined configuration.
-        return find_mathjax().as_uri() + "?config=TeX-AMS-MML_HTMLorMML-full"
+        find_mathjax()  # fail here, with the fix, rather than with a page without math
+        return MATHJAX_URL
 
     @default("theme")
     def _theme_default(self):
@@ -231,24 +296,37 @@ class ReportExporter(HTMLExporter):
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
         self.register_preprocessor(DropWidgetsPreprocessor(), enabled=True)
+        # With embed_images, nbconvert itself reads every image the Markdown names
+        # (../ and absolute paths too) into the page, past the browser's fence.
+        self.embed_images = False
         if not self.include_code:
             self.exclude_input = True
             self.exclude_input_prompt = True
             self.exclude_output_prompt = True
 
     def to_html(self, nb, resources=None, **kw):
-        """The page that is printed: HTML with the title block, local MathJax, print CSS."""
+        """The page that is printed: HTML with the title block, MathJax, print CSS.
+
+        ``resources["report_nonce"]`` is the nonce of the page's own scripts.
+        """
         nb = copy.deepcopy(nb)
         resources = self._init_resources(resources)
         name = resources.get("metadata", {}).get("name") or "notebook"
         resources["report"] = title_block(nb, name, self.report_title, self.report_author)
-        return super().from_notebook_node(nb, resources, **kw)
+        resources["report_nonce"] = secrets.token_urlsafe(18)
+        page, resources = super().from_notebook_node(nb, resources, **kw)
+        page, resources["report"]["meta_refused"] = _defuse_meta(page)
+        return page, resources
 
     def from_notebook_node(self, nb, resources=None, **kw):
         page, resources = self.to_html(nb, resources, **kw)
-        out = html_to_pdf(page, timeout=self.render_timeout)
-        notes = _warnings(out)
+        # nbconvert and jupyter-server give the notebook's folder; "" is the current one.
+        folder = resources.get("metadata", {}).get("path")
+        out = html_to_pdf(page, nonce=resources["report_nonce"], timeout=self.render_timeout,
+                          folder=Path(folder or ".") if folder is not None else None)
+        notes = _warnings(out, resources["report"]["meta_refused"])
         for note in notes:
             self.log.warning("%s", note)
-        resources["report"].update(warnings=notes, blocked_requests=out.blocked, math=out.math)
+        resources["report"].update(warnings=notes, blocked_requests=out.blocked, refused=out.refused,
+                                   math=out.math)
         return out.pdf, resources
