@@ -402,3 +402,51 @@ def test_no_configuration_lets_nbconvert_read_files_into_the_page(site):
     inlined = [base64.b64decode(b) for b in re.findall(r"base64,([A-Za-z0-9+/]+=*)", page)]
     assert inlined and not [b for b in inlined if TOKEN.encode() in b], "an image was read into the page"
 
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_timeout_must_be_a_positive_whole_number(capsys):
+    from workbook_tools.report.cli import main
+
+    for bad in ("0", "-5", "abc", "1.5"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["some.ipynb", "--timeout", bad])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert "--timeout" in err and "positive whole number" in err, err
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A folder the export cannot write to, also when the tests run as root."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        assert Path("/proc/self").is_dir()
+        return Path("/proc/self/reports")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    return locked / "reports"
+
+
+def test_an_unusable_output_folder_is_found_before_any_work(tmp_path, monkeypatch, capsys):
+    from workbook_tools.report import cli, export as export_module, render
+
+    def no_work(*args, **kw):
+        raise AssertionError("executed or rendered before the output folder was checked")
+
+    monkeypatch.setattr(export_module, "execute_notebook", no_work)
+    monkeypatch.setattr(render, "html_to_pdf", no_work)
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1")]), src)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    cases = {a_file: "is a file", a_file / "sub": "cannot be created",
+             _unwritable(tmp_path): "cannot be", tmp_path / "ok" / "deeper": None}
+    for out, expected in cases.items():
+        status = cli.main([str(src), "--execute", "-o", str(out)])
+        err = capsys.readouterr().err
+        if expected is None:  # a folder that can be created gets as far as the work
+            assert "executed or rendered before" in err and not out.exists()
+            continue
+        assert status == 1 and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"report: {src}: output folder {out} {expected}"), err

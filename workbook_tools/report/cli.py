@@ -11,6 +11,16 @@ from .errors import ReportError
 from .export import export_pdf, log
 
 
+def _positive_seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number of seconds, not {text!r} (e.g. --timeout 300)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m workbook_tools.report",
@@ -21,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--author", help="author line (default: notebook metadata 'authors')")
     ap.add_argument("--no-code", dest="code", action="store_false", help="hide the code cells, keep their outputs")
     ap.add_argument("--execute", action="store_true", help="run the notebook (a copy in memory) before exporting")
-    ap.add_argument("--timeout", type=int, default=600, help="seconds each cell may run with --execute (default 600)")
+    ap.add_argument("--timeout", type=_positive_seconds, default=600, help="seconds each cell may run with --execute (default 600)")
     ap.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     return ap
 

@@ -5,6 +5,7 @@ import datetime as _dt
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from ..files import atomic_write, remove_stale_parts
@@ -34,6 +35,29 @@ def read_notebook(path: Path):
         raise ReportError(f"{path} is not a valid notebook: {msg}") from None
 
 
+def check_output_dir(out_dir: Path) -> None:
+    """Fail now, not after minutes of execution, if the PDF could not be written to ``out_dir``.
+
+    Nothing is created: a folder that does not exist yet is checked through the
+    nearest one that does, where it would be created.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReportError(f"output folder {out_dir} is a file: choose another with -o")
+    existing = out_dir
+    while not existing.is_dir():
+        if existing.exists() or existing.is_symlink() or existing.parent == existing:
+            raise ReportError(f"output folder {out_dir} cannot be created: {existing} is not a folder")
+        existing = existing.parent
+    try:
+        # An unnamed file where supported (O_TMPFILE), so nothing shows even if we are killed here.
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        verb = "written" if existing == out_dir else "created"
+        raise ReportError(f"output folder {out_dir} cannot be {verb} ({existing}: {e.strerror or e}): "
+                          "choose another with -o") from None
+
+
 def _render(src: Path, nb, title, author, code) -> bytes:
     exporter = ReportExporter(report_title=title, report_author=author, include_code=code, log=log)
     modified = _dt.datetime.fromtimestamp(src.stat().st_mtime).strftime("%B %d, %Y")
@@ -57,12 +81,13 @@ def export_pdf(notebook_path, output_dir=None, *, title: str | None = None, auth
     cell allowed ``timeout`` seconds. On any failure :class:`ReportError` is
     raised and no PDF (not even a partial one) is left behind.
     """
+    if execute and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
+        raise ReportError(f"timeout must be a positive whole number of seconds, not {timeout!r}")
     src = Path(notebook_path).expanduser()
     out_dir = Path(output_dir).expanduser() if output_dir is not None else Path.cwd() / "reports"
     remove_stale_parts(out_dir)
     nb = read_notebook(src)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ReportError(f"output folder {out_dir} is a file")
+    check_output_dir(out_dir)
     find_mathjax()  # fail early, before a long execution
     if os.environ.get(CHROMIUM_ENV):
         find_chromium()
