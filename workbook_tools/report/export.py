@@ -46,7 +46,8 @@ def check_output_dir(out_dir: Path) -> None:
     existing = out_dir
     while not existing.is_dir():
         if existing.exists() or existing.is_symlink() or existing.parent == existing:
-            raise ReportError(f"output folder {out_dir} cannot be created: {existing} is not a folder")
+            raise ReportError(f"output folder {out_dir} cannot be created: {existing} is not a folder; "
+                              "choose another with -o")
         existing = existing.parent
     try:
         # An unnamed file where supported (O_TMPFILE), so nothing shows even if we are killed here.
