@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call(args, cwd=ROOT, env=env)
     ensure_apt(SYSTEM_PACKAGES)
     if cmd == "report":
-        return subprocess.call([str(PY), "-m", "course_lib.report", *rest], env=env)
+        return subprocess.call([str(PY), "-m", "workbook_tools.report", *rest], env=env)
     # Notebooks run their reduced configuration under test; WORKBOOK_QUICK=0 runs them in full.
     env.setdefault("WORKBOOK_QUICK", "1")
     return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from course_lib.report import DropWidgetsPreprocessor
+from workbook_tools.report.render import DropWidgetsPreprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 

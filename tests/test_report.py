@@ -1,4 +1,4 @@
-"""The PDF report (course_lib/report.py): exported for real and checked with poppler.
+"""The PDF report (workbook_tools/report/): exported for real and checked with poppler.
 
 Every notebook in EXPORTED is printed once (module fixture); the checks then read
 the PDF back: pages render (pdftoppm), headings are in the text (pdftotext), no
@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib import report
-from course_lib.report import ReportError, ReportExporter, export_pdf
+from workbook_tools.report import ReportError, ReportExporter, export_pdf
+from workbook_tools.report.browser import find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -38,7 +38,7 @@ RASTER = {"image/png", "image/jpeg", "image/gif"}
 
 _missing = [t for t in ("pdftoppm", "pdftotext", "pdfimages", "pdfinfo") if not shutil.which(t)]
 try:
-    _chromium = report.find_chromium()
+    _chromium = find_chromium()
 except ReportError:
     _chromium = None
 if (_missing or not _chromium) and not os.environ.get("CI"):
@@ -267,10 +267,12 @@ def test_second_fixture_title_and_authors_from_metadata(exported):
 def test_the_page_needs_no_network():
     nb = nbformat.read(DEMO, as_version=4)
     page, res = ReportExporter().to_html(nb, {"metadata": {"name": DEMO.stem}})
-    assert not re.search(r"<script[^>]+src=[\"']https?:", page)
-    assert not re.search(r"<link[^>]+href=[\"']https?:", page)
-    assert not re.search(r"@import\s+(url\()?[\"']?https?:", page)
-    assert "MathJax.js" in page and "file://" in page
+    # https://report.invalid/ is the page's own made-up origin, answered from this machine.
+    web = r"(?!https://report\.invalid/)https?:"
+    assert not re.search(rf"<script[^>]+src=[\"']{web}", page)
+    assert not re.search(rf"<link[^>]+href=[\"']{web}", page)
+    assert not re.search(rf"@import\s+(url\()?[\"']?{web}", page)
+    assert "https://report.invalid/_mathjax/MathJax.js" in page and "file://" not in page
     pdf, res = ReportExporter().from_notebook_node(nb, {"metadata": {"name": DEMO.stem}})
     assert res["report"]["blocked_requests"] == []
     assert res["report"]["math"]["total"] == 7 and res["report"]["math"]["failed"] == 0
@@ -390,7 +392,7 @@ def test_bad_notebooks_are_reported(tmp_path):
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course_lib.report", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "workbook_tools.report", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -429,3 +431,16 @@ def test_registered_as_nbconvert_exporter(tmp_path):
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "second.pdf").read_bytes().startswith(b"%PDF")
     assert json.loads((tmp_path / "second.ipynb").read_text()) == json.loads(SECOND.read_text())
+
+
+def test_an_export_clears_stale_parts_of_killed_exports(tmp_path):
+    """A killed export leaves a hidden .part file; the next export into the folder removes it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    stale, fresh = out / ".lab.pdf.abc123.part", out / ".lab.pdf.def456.part"
+    stale.write_bytes(b"%PDF half")
+    fresh.write_bytes(b"%PDF being written by another export")
+    os.utime(stale, (1, 1))
+    with pytest.raises(ReportError, match="notebook not found"):
+        export_pdf(tmp_path / "missing.ipynb", out)
+    assert not stale.exists() and fresh.exists()
