@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Set up and run the workbook with one command each.
 
-    python3 workbook.py lab     # open JupyterLab on the notebooks
-    python3 workbook.py test    # run the whole test suite
+    python3 workbook.py lab                # your workspace (the student edition) in JupyterLab
+    python3 workbook.py test               # run the whole test suite
+    python3 workbook.py lab --solutions    # the solution edition instead
+    python3 workbook.py reset 02           # a fresh copy of notebook 02 (yours is kept)
     python3 workbook.py report NOTEBOOK [options]   # export a PDF report
 
 The first run creates ``.venv/`` beside this file and installs ``course_lib`` with
@@ -25,6 +27,16 @@ PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
 # Debian packages the tests and the PDF export use: a browser to print and to
 # drive JupyterLab, pdftoppm to check the PDFs, fonts with Greek and math glyphs.
+WORKSPACE = ROOT / "workspace"
+# JupyterLab as the workbook starts it: no news pop-up, no update check, and in the
+# export menu only the exporters that work here (PDF via LaTeX needs TeX, WebPDF a
+# browser download, the Qt ones PyQtWebEngine); the workbook's own is "Report".
+LAB_SETTINGS = [
+    "--LabApp.news_url=None",
+    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    "--PDFExporter.enabled=False", "--WebPDFExporter.enabled=False",
+    "--QtPDFExporter.enabled=False", "--QtPNGExporter.enabled=False",
+]
 SYSTEM_PACKAGES = {
     "chromium": "/usr/bin/chromium",
     "poppler-utils": "/usr/bin/pdftoppm",
@@ -87,10 +99,32 @@ def ensure_venv() -> None:
     stamp.touch()
 
 
+def lab(rest: list[str], env: dict) -> int:
+    """JupyterLab on the student's workspace (brought up to date first), or on the solutions."""
+    solutions = "--solutions" in rest
+    rest = [a for a in rest if a != "--solutions"]
+    if solutions:
+        url = "/lab/tree/notebooks"
+    else:
+        if subprocess.call([str(PY), "-m", "workbook_tools.workspace", "sync", "--workspace", str(WORKSPACE)], env=env):
+            return 1
+        url = "/lab/tree/workspace/00_start.ipynb"
+    # The whole workbook is browsable (course_lib's source next to the notebooks);
+    # JupyterLab opens on the start page, or on the solution notebooks.
+    args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url={url}",
+            *LAB_SETTINGS, *rest]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and cloud machines often run as root
+    return subprocess.call(args, cwd=ROOT, env=env)
+
+
 def main(argv: list[str]) -> int:
     usage = __doc__.split("\n\n")[1]
-    if not argv or argv[0] not in {"lab", "test", "report"}:
+    if not argv or argv[0] not in {"lab", "test", "report", "reset"}:
         print("usage:\n" + usage)
+        return 2
+    if argv[0] == "reset" and len(argv) != 2:
+        print("usage: python3 workbook.py reset NOTEBOOK   (its number, e.g. 02, or its file name)")
         return 2
     cmd, rest = argv[0], argv[1:]
     ensure_venv()
@@ -99,13 +133,10 @@ def main(argv: list[str]) -> int:
     env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
     env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     if cmd == "lab":
-        # The whole workbook is browsable (notebook 02 points at course_lib's source);
-        # JupyterLab opens on the notebooks folder.
-        args = [str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT}",
-                "--LabApp.default_url=/lab/tree/notebooks", *rest]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            args.append("--allow-root")  # containers and cloud machines often run as root
-        return subprocess.call(args, cwd=ROOT, env=env)
+        return lab(rest, env)
+    if cmd == "reset":
+        return subprocess.call([str(PY), "-m", "workbook_tools.workspace", "reset", rest[0],
+                                "--workspace", str(WORKSPACE)], env=env)
     ensure_apt(SYSTEM_PACKAGES)
     if cmd == "report":
         return subprocess.call([str(PY), "-m", "workbook_tools.report", *rest], env=env)

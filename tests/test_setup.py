@@ -19,3 +19,57 @@ def test_setup_script_explains_itself():
     proc = subprocess.run([sys.executable, str(ROOT / "workbook.py"), "frobnicate"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "workbook.py lab" in proc.stdout and "workbook.py test" in proc.stdout
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url, deadline):
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                body = r.read().decode()
+                return json.loads(body) if url.split("?")[0].endswith(("nbconvert", "kernelspecs")) else body
+        except (urllib.error.URLError, ConnectionError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def test_jupyterlab_as_the_workbook_starts_it(tmp_path):
+    """No news pop-up or update check, and only exporters that work here in the export menu."""
+    import importlib.util
+    import json
+    import re
+    import time
+
+    spec = importlib.util.spec_from_file_location("workbook_script", ROOT / "workbook.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    port, token = _free_port(), "workbook-test"
+    jupyter = Path(sys.executable).with_name("jupyter")
+    proc = subprocess.Popen([str(jupyter), "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+                             f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+                             *script.LAB_SETTINGS, "--allow-root"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        exporters = _get(f"http://127.0.0.1:{port}/api/nbconvert?token={token}", deadline)
+        assert "report" in exporters and "html" in exporters
+        assert not {"pdf", "webpdf", "qtpdf", "qtpng"} & set(exporters)
+        page = _get(f"http://127.0.0.1:{port}/lab?token={token}", deadline)
+        config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+        assert config["news"] == {"disabled": True}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

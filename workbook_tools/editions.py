@@ -23,6 +23,7 @@ instructors; our markers and metadata follow its schema (version 3).
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
@@ -46,7 +47,7 @@ def code_stub(cell) -> list[str]:
     meta = exercise_of(cell)
     what = meta.get("stub", "write your solution")
     label = f"Exercise {meta['exercise']}" if "exercise" in meta else "Exercise"
-    return [f"# Your code here ({label.lower()})", f"raise NotImplementedError({f'{label}: {what}'!r})"]
+    return [f"# Your code here ({label.lower()})", f"raise NotImplementedError({json.dumps(f'{label}: {what}', ensure_ascii=False)})"]
 
 
 def replace_solutions(source: str, stub: list[str]) -> str:

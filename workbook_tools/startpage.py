@@ -47,7 +47,7 @@ def _progress(row) -> str:
 
 
 def render_course_map(folder: Path, progress: dict) -> CourseMap:
-    from .workspace import notebook_exercises
+    from .workspace import notebook_exercises, notebook_tasks
 
     rows = []
     for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
@@ -56,7 +56,7 @@ def render_course_map(folder: Path, progress: dict) -> CourseMap:
         nb = nbformat.read(path, as_version=4)
         meta = nb.metadata.get("workbook", {})
         exercises = notebook_exercises(nb)
-        tasks = sorted({t for e in exercises for t in e.get("tasks", [])}, key=_task_order)
+        tasks = sorted(notebook_tasks(nb), key=_task_order)
         passed = sum(progress.get(e["exercise"], {}).get("status") == "passed" for e in exercises)
         rows.append({"file": path.name, "title": nb.metadata.get("title", path.stem), "tasks": tasks,
                      "teaches": meta.get("teaches", ""), "time": meta.get("time", ""),

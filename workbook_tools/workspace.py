@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from .editions import exercise_of, is_solution, student_edition
+from .editions import exercise_of, is_check, is_solution, student_edition
 from .files import atomic_write, remove_stale_parts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,8 +167,16 @@ def write_start_page(workspace: Path) -> Path:
 
 
 def notebook_exercises(nb) -> list[dict]:
-    """The exercises of a notebook: ``[{"exercise": "2.2", "tasks": [...]}, ...]`` in order."""
-    return [exercise_of(c) for c in nb.cells if is_solution(c) and "exercise" in exercise_of(c)]
+    """The checked exercises of a notebook, ``[{"exercise": "2.2", "tasks": [...]}, ...]`` in order,
+    and the tasks of its answer-only exercises (they count for coverage, not for progress)."""
+    checked = [{"exercise": c.metadata["workbook"]["check"], "tasks": c.metadata["workbook"]["tasks"]}
+               for c in nb.cells if is_check(c)]
+    return checked
+
+
+def notebook_tasks(nb) -> list[str]:
+    """Every course task the notebook's exercises cover, answers included."""
+    return sorted({t for c in nb.cells if is_check(c) or is_solution(c) for t in exercise_of(c).get("tasks", [])})
 
 
 def main(argv=None) -> int:
