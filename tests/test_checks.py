@@ -17,7 +17,8 @@ from workbook_tools.checks import EXERCISES, FAILED, NOT_ATTEMPTED, PASSED
 from workbook_tools.checks.core import Fallback
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = {"1": "01_derivatives.ipynb", "2": "02_scalar_backprop.ipynb", "3": "03_tensor_backprop.ipynb"}
+NOTEBOOKS = {"1": "01_derivatives.ipynb", "2": "02_scalar_backprop.ipynb", "3": "03_tensor_backprop.ipynb",
+             "4": "04_batched_training.ipynb"}
 
 
 def _solutions(notebook):
@@ -53,7 +54,9 @@ ANSWERS = {"1.1": "dl_dy", "1.2": "softmax_jacobian", "1.3": "dl_do", "1.4": "dl
            "1.6": "tanh_grad", "1.7": "relu_grad", "1.8": "improved_sigmoid_grad", "1.9": "diff_act_fun",
            "1.10": "logistic_gradient", "1.11": "softmax_regression_gradient", "1.12": "l2_regularised_gradient",
            "2.1": "forward", "2.2": "loss", "2.3": "backward", "2.4": "sgd_step", "2.5": "train",
-           "3.1": "forward", "3.2": "backward", "3.3": "sgd_epoch"}
+           "3.1": "forward", "3.2": "backward", "3.3": "sgd_epoch",
+           "4.1": "forward_batch", "4.2": "backward_batch", "4.3": "shape_table", "4.4": "tensor_mib",
+           "4.5": "train_by_hand"}
 
 
 @pytest.mark.parametrize("exercise", sorted(ANSWERS, key=lambda e: tuple(map(int, e.split(".")))))
@@ -357,3 +360,86 @@ def test_3_3_mistakes():
     assert_wrong("3.3", biases_frozen, "biases")
     assert_wrong("3.3", update_while_backpropagating, "gradients first")
     assert_wrong("3.3", copies, "never changed")
+
+
+# --- notebook 04 ------------------------------------------------------------------------
+
+def test_4_1_mistakes():
+    def per_column(p, X):
+        H = cl.sigmoid(X @ p["W"] + p["b"])
+        O = H @ p["V"] + p["c"]
+        return {"X": X, "H": H, "Y": np.exp(O) / np.exp(O).sum(axis=0)}
+
+    def no_bias(p, X):
+        H = cl.sigmoid(X @ p["W"])
+        return {"X": X, "H": H, "Y": cl.softmax(H @ p["V"] + p["c"])}
+
+    def scores(p, X):
+        H = cl.sigmoid(X @ p["W"] + p["b"])
+        return {"X": X, "H": H, "Y": H @ p["V"] + p["c"]}
+
+    assert_wrong("4.1", per_column, "each row")
+    assert_wrong("4.1", no_bias, "bias")
+    assert_wrong("4.1", scores, "softmax")
+
+
+def _backward4(mean=True, axis=0, transpose=False):
+    def backward_batch(p, cache, t):
+        B = len(t)
+        dO = cache["Y"] - np.eye(cache["Y"].shape[1])[t]
+        if mean:
+            dO = dO / B
+        dK = (dO @ p["V"].T) * cache["H"] * (1 - cache["H"])
+        dW = dK.T @ cache["X"] if transpose else cache["X"].T @ dK
+        return {"W": dW, "b": dK.sum(axis=axis), "V": cache["H"].T @ dO, "c": dO.sum(axis=axis)}
+    return backward_batch
+
+
+def test_4_2_mistakes():
+    assert verdict("4.2", _backward4()).status == PASSED
+    assert_wrong("4.2", _backward4(mean=False), "mean over the batch")
+    assert_wrong("4.2", _backward4(axis=1), "axis 0")
+    assert_wrong("4.2", _backward4(transpose=True), "transposed")
+
+
+def test_4_3_and_4_4_mistakes():
+    table = solution("4.3", "shape_table")
+    assert_wrong("4.3", lambda B: {**table(B), "dL/dW": (300, 784)}, "reversed")
+    assert_wrong("4.3", lambda B: {**table(B), "dL/dW per instance": (784, 300)}, "per instance")
+    assert_wrong("4.3", lambda B: {**table(B), "H": (300,)}, "batch dimension")
+    assert_wrong("4.3", lambda B: {k: v for k, v in table(B).items() if k != "dL/db"}, "every row")
+    assert_wrong("4.4", lambda B: B * 784 * 300 * 4 / 2**20, "8 bytes")
+    assert_wrong("4.4", lambda B: B * 784 * 300 * 8 / 1e6, "2**20")
+    assert_wrong("4.4", lambda B: 784 * 300 * 8 / 2**20, "each of the 32")
+
+
+def test_4_5_mistakes():
+    def fixed_order(net, X, y, lr, epochs, batch_size, rng):
+        losses, order = [], rng.permutation(len(X))
+        for _ in range(epochs):
+            for s in range(0, len(X), batch_size):
+                idx = order[s:s + batch_size]
+                loss, d = cl.softmax_cross_entropy(net.forward(X[idx]), y[idx])
+                net.backward(d)
+                cl.SGD(lr).step(net.params, net.grads)
+                losses.append(loss)
+        return losses
+
+    def drops_last_batch(net, X, y, lr, epochs, batch_size, rng):
+        losses = []
+        for _ in range(epochs):
+            order = rng.permutation(len(X))
+            for s in range(0, len(X) - batch_size + 1, batch_size):
+                idx = order[s:s + batch_size]
+                loss, d = cl.softmax_cross_entropy(net.forward(X[idx]), y[idx])
+                net.backward(d)
+                cl.SGD(lr).step(net.params, net.grads)
+                losses.append(loss)
+        return losses
+
+    def uphill(net, X, y, lr, epochs, batch_size, rng):
+        return solution("4.5", "train_by_hand")(net, X, y, -lr, epochs, batch_size, rng)
+
+    assert_wrong("4.5", fixed_order, "new order every epoch")
+    assert_wrong("4.5", drops_last_batch, "smaller")
+    assert_wrong("4.5", uphill, "each epoch")

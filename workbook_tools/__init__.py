@@ -14,6 +14,7 @@ this package holds what serves the notebooks. It may import ``course_lib``;
 ``fast``             plain SGD fused into the backward pass (BLAS ``gemm``/``ger``)
 ``blas``             the BLAS calls numpy does not expose
 ``files``            writing files atomically
+``tables``           result tables that render as tables (HTML, and text)
 ``checks``           the exercise checks, one module per notebook
 ``editions``         the student edition built from the solution notebooks
 ``workspace``        the student's workspace: kept up to date, progress, start page
@@ -36,7 +37,7 @@ _EXPORTS = {
     "sweep": "sweeps", "grid": "sweeps", "summarize": "sweeps", "format_table": "sweeps",
     "load_mnist": "mnist", "mnist_splits": "mnist", "ProgressBar": "progress",
     "FusedTrainer": "fast", "fused_train": "fast",
-    "check": "checks", "course_map": "workspace",
+    "check": "checks", "course_map": "workspace", "table": "tables",
 }
 
 
