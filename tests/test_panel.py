@@ -12,10 +12,10 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import course_lib as cl  # noqa: E402
-from course_lib.panel import (  # noqa: E402
+from workbook_tools.panel import (  # noqa: E402
     Dropdown, FloatSlider, IntSlider, LogSlider, Text, Toggle, TrainingPanel, describe_values,
 )
-from course_lib.plots import plot_decision_boundary, plot_history, show_weight_images, smooth_curve  # noqa: E402
+from workbook_tools.plots import plot_decision_boundary, plot_history, show_weight_images, smooth_curve  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -242,7 +242,7 @@ def test_early_stopping_is_reported():
         rng = np.random.default_rng(0)
         net = cl.mlp([2, 6, 3], rng=rng, activation="tanh")
         return cl.train(net, TRAIN, VAL, lr=values["lr"], epochs=200, batch_size=10, rng=rng,
-                        patience=2, val_every=1, callbacks=callbacks)
+                        val_every=1, callbacks=[cl.EarlyStopping(2), *callbacks])
 
     p = TrainingPanel({"lr": LogSlider(0.5, 1e-3, 1.0)}, run=run, threaded=False)
     p.train_button.click()
@@ -449,7 +449,7 @@ def test_a_baseline_does_not_fix_the_axes_for_the_next_run():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from course_lib.plots import plot_history
+    from workbook_tools.plots import plot_history
 
     def history(acc, loss):
         h = cl.History(steps_per_epoch=10)
