@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import numpy as np
 
@@ -365,31 +364,29 @@ class TrainingPanel:
 
     # ----------------------------------------------------------------- live updates (training thread)
     def _begin(self, loop, values):
-        self.throttle.reset(time.perf_counter())
+        self.throttle.reset()
         self.progress.max = max(1, loop.total_steps)
         self.progress.value = 0
         self._live_frame(loop, values)
 
     def _step(self, loop, values):
-        now = time.perf_counter()
-        if self.throttle.progress_due(now):
-            self._progress(loop, now)
-        if self.throttle.frame_due(loop.step, now):
+        if self.throttle.progress_due():
+            self._progress(loop)
+        if self.throttle.frame_due(loop.step):
             self._live_frame(loop, values)
 
     def _end(self, loop, values):
-        self._progress(loop, time.perf_counter(), final=True)
+        self._progress(loop, final=True)
         self._live_frame(loop, values)
 
-    def _progress(self, loop, now, final=False):
+    def _progress(self, loop, final=False):
         self.progress.value = min(loop.step, self.progress.max)
-        left = self.throttle.time_left(loop.step, loop.total_steps, now)
+        left = self.throttle.time_left(loop.step, loop.total_steps)
         self.status.value = messages.status(loop, final=final, left=left)
 
     def _live_frame(self, loop, values):
-        start = time.perf_counter()
-        self._show_frame(Scene(loop.history, loop.model, values, loop.epochs, self.baseline))
-        self.throttle.drew(loop.step, start, time.perf_counter())
+        with self.throttle.frame(loop.step):
+            self._show_frame(Scene(loop.history, loop.model, values, loop.epochs, self.baseline))
 
     # ----------------------------------------------------------------- drawing and messages
     def _show_frame(self, scene):

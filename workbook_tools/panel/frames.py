@@ -6,9 +6,11 @@ thread may draw them and nothing piles up in pyplot.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import threading
+import time
 from typing import NamedTuple
 
 from .controls import describe_values
@@ -27,8 +29,13 @@ class Scene(NamedTuple):
 
 class Throttle:
     """When the next live frame is due: after ``redraw_every`` steps, at most ``max_fps``
-    times a second, and at least twice the last frame's cost apart, so that drawing
-    never takes more than a third of the time (None: by steps only)."""
+    times a second, and only once training has had twice the last frame's CPU time,
+    so that drawing never takes more than a third of the run (None: by steps only).
+
+    Frame costs are CPU time of the training thread, not wall time: on a busy machine
+    a frame that waited for a core would otherwise stretch the gap to the next frame,
+    and a short run would show no live frames at all.
+    """
 
     PROGRESS_INTERVAL = 0.1  # the progress bar and status line: ten updates a second are smooth enough
 
@@ -36,29 +43,38 @@ class Throttle:
         self.redraw_every, self.max_fps = max(1, int(redraw_every)), max_fps
         self.reset()
 
-    def reset(self, now=0.0):
-        """A new run begins at time ``now``."""
-        self.started = now
-        self.last_step, self.last_time, self.cost, self.last_progress = -10**9, -math.inf, 0.0, -math.inf
+    def reset(self):
+        """A run begins (in the thread that will train it)."""
+        self.started = time.perf_counter()
+        self.last_step, self.last_time, self.last_cpu, self.cost = -10**9, -math.inf, -math.inf, 0.0
+        self.last_progress = -math.inf
 
-    def time_left(self, step, total_steps, now):
-        """Seconds the run still needs at the pace so far (None before its first step)."""
-        return (now - self.started) * (total_steps - step) / step if step > 0 else None
-
-    def frame_due(self, step, now):
+    def frame_due(self, step):
         if step - self.last_step < self.redraw_every:
             return False
-        interval = max(1.0 / self.max_fps, 2.0 * self.cost) if self.max_fps else 0.0
-        return now - self.last_time >= interval
+        if not self.max_fps:
+            return True
+        return (time.perf_counter() - self.last_time >= 1.0 / self.max_fps
+                and time.thread_time() - self.last_cpu >= 2.0 * self.cost)
 
-    def drew(self, step, start, end):
-        self.last_step, self.last_time, self.cost = step, end, end - start
+    @contextlib.contextmanager
+    def frame(self, step):
+        """Draw a frame for ``step`` inside this block: its cost sets when the next one is due."""
+        cpu = time.thread_time()
+        yield
+        self.last_step, self.last_time, self.last_cpu = step, time.perf_counter(), time.thread_time()
+        self.cost = self.last_cpu - cpu
 
-    def progress_due(self, now):
+    def progress_due(self):
+        now = time.perf_counter()
         if now - self.last_progress < self.PROGRESS_INTERVAL:
             return False
         self.last_progress = now
         return True
+
+    def time_left(self, step, total_steps):
+        """Seconds the run still needs at the pace so far (None before its first step)."""
+        return (time.perf_counter() - self.started) * (total_steps - step) / step if step > 0 else None
 
 
 class Painter:
