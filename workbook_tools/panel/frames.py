@@ -22,7 +22,7 @@ class Scene(NamedTuple):
 
     history: object = None
     model: object = None
-    values: dict = {}
+    values: dict | None = None  # the title: the values the run used
     total_epochs: int | None = None  # fixes the x axis while a run grows along it
     baseline: tuple | None = None  # (history, label) drawn in grey behind
 
