@@ -165,6 +165,26 @@ def test_frames_are_throttled_by_wall_time():
     assert p.frames - before <= 2 + elapsed * 2.0 + 1
 
 
+def test_frames_are_spaced_by_the_cpu_time_they_cost_not_by_waiting():
+    from workbook_tools.panel.frames import Throttle
+
+    def compute(seconds):  # CPU time of this thread, as training or drawing uses it
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    throttle = Throttle(redraw_every=1, max_fps=1000)
+    throttle.reset()
+    with throttle.frame(1):
+        time.sleep(0.2)  # a frame that waited for a core (sleeping costs no CPU)
+    compute(0.01)  # a few training steps
+    assert throttle.frame_due(2), "waiting must not delay the next frame"
+    with throttle.frame(2):
+        compute(0.05)  # a frame that costs 50 ms of CPU
+    assert not throttle.frame_due(3), "training gets twice a frame's CPU time before the next frame"
+    assert not throttle.frame_due(2), "and frames come at most every redraw_every steps"
+
+
 def test_blocking_train_returns_the_history():
     p = make_panel(threaded=True)
     h = p.train(blocking=True)
