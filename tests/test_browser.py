@@ -4,13 +4,15 @@ Serves a temporary copy of ``tests/fixtures/panel_demo.ipynb`` with JupyterLab o
 127.0.0.1, runs it, moves two sliders, waits for the kernel to be idle, presses
 Train and checks that the plot changed, that it was redrawn while training ran
 (not only at the end) and that the run used the new values; then starts a long
-run and stops it with Stop. Screenshots go to ``artifacts/browser/``.
+run and stops it with Stop; last, types layer sizes over the panel's cap and
+checks that Train refuses them. Screenshots go to ``artifacts/browser/``.
 
 Needs ``/usr/bin/chromium`` (``python3 workbook.py test`` installs it); without it
 the test fails rather than skips, so CI cannot pass without running it.
 """
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import os
@@ -20,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -41,9 +44,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
+def _get_json(url: str, deadline: float):
+    """GET ``url`` as JSON. While a kernel starts the server may answer 5xx, drop the
+    connection or time out: those are retried until ``deadline`` (time.monotonic)."""
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:  # a wrong token or path: retrying cannot help
+                raise AssertionError(f"{url.split('?')[0]} answered {exc.code} {exc.reason}") from None
+            error = exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # refused, reset, truncated
+            error = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url.split('?')[0]} still failing at the deadline: {error!r}")
+        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -89,10 +105,10 @@ def lab(tmp_path):
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{(tmp_path / 'jupyter.log').read_text()}")
-            try:
-                _get_json(f"{base}/api/status?token={token}")
+            try:  # one try at a time: between them, check that the server is still alive
+                _get_json(f"{base}/api/status?token={token}", deadline=0)
                 break
-            except OSError:
+            except AssertionError:
                 if time.monotonic() > deadline:
                     pytest.fail("jupyter lab did not answer within 60 s:\n" + (tmp_path / "jupyter.log").read_text())
                 time.sleep(0.3)
@@ -114,9 +130,9 @@ def lab(tmp_path):
 def _wait_kernel_idle(base, token, timeout=60.0, settle=0.5):
     """Poll the REST API until the notebook's kernel is idle (and stays idle for ``settle`` s)."""
     deadline = time.monotonic() + timeout
-    idle_since = None
+    idle_since, kernels = None, "no answer"
     while time.monotonic() < deadline:
-        kernels = _get_json(f"{base}/api/kernels?token={token}")
+        kernels = _get_json(f"{base}/api/kernels?token={token}", deadline)
         if kernels and all(k["execution_state"] == "idle" for k in kernels):
             idle_since = idle_since or time.monotonic()
             if time.monotonic() - idle_since >= settle:
@@ -139,6 +155,16 @@ def _set_slider(page, name, value):
     readout.click()
     readout.fill(str(value))
     readout.press("Enter")
+
+
+STATIC_IMG = ".jp-RenderedImage[data-mime-type='image/png'] img"
+
+
+def _decoded(page, selector):
+    """Wait until every image matching ``selector`` has decoded its current src: a
+    screenshot taken earlier may show the previous frame, or nothing."""
+    page.evaluate("sel => Promise.all([...document.querySelectorAll(sel)].map(img => img.decode()"
+                  ".catch(() => null)))", selector)
 
 
 def _runs(tmp_path):
@@ -176,9 +202,12 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             _wait_kernel_idle(base, token)
             assert _runs(tmp_path)[-1]["values"]["lr"] == pytest.approx(0.05)
             plot.scroll_into_view_if_needed()
+            _decoded(page, "img.cl-panel-plot")
             before = plot.screenshot(path=str(ARTIFACTS / "panel_before.png"))
             # the companion static figure (an ordinary inline image) under the panel
-            static = page.locator(".jp-RenderedImage[data-mime-type='image/png'] img").last
+            static = page.locator(STATIC_IMG).last
+            _decoded(page, STATIC_IMG)
+            static_src = static.get_attribute("src")
             static_before = static.screenshot(path=str(ARTIFACTS / "static_before.png"))
             panel.screenshot(path=str(ARTIFACTS / "panel_widget_before.png"))
 
@@ -186,7 +215,8 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             page.evaluate("""() => {
                 const img = document.querySelector('img.cl-panel-plot');
                 window.__frames = 0;
-                new MutationObserver(() => { window.__frames += 1; })
+                // one callback may carry several changes when the page is busy: count the records
+                new MutationObserver((records) => { window.__frames += records.length; })
                     .observe(img, {attributes: true, attributeFilter: ['src']});
             }""")
 
@@ -204,21 +234,29 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             expect(message).to_contain_text("Done", timeout=TIMEOUT_MS)
             expect(message).to_contain_text("lr=0.5,")
             expect(page.locator(".cl-panel-train")).to_be_enabled()  # after the static figure's update
-            run = _runs(tmp_path)[-1]
-            assert len(_runs(tmp_path)) == n_runs + 1
+            runs = _runs(tmp_path)
+            run = runs[-1]
+            assert len(runs) == n_runs + 1
             assert run["values"]["lr"] == pytest.approx(0.5) and run["optimizer_lr"] == pytest.approx(0.5)
             assert run["values"]["epochs"] == 400 and run["epochs_done"] == 400
             assert run["stop_reason"] == "completed"
             frames = page.evaluate("window.__frames")
-            assert frames >= 3, f"the plot was redrawn {frames} times: expected live frames, not only the last"
+            assert frames >= 3, (f"the plot was redrawn {frames} times ({run['frames'] - runs[-2]['frames']} drawn by"
+                                 " the kernel): expected live frames, not only the last")
             expect(page.locator(".cl-panel-status")).to_contain_text("step 9600/9600")
-            page.wait_for_timeout(300)  # let the last PNG decode
+            _decoded(page, "img.cl-panel-plot")
             after = plot.screenshot(path=str(ARTIFACTS / "panel_after.png"))
             panel.screenshot(path=str(ARTIFACTS / "panel_widget_after.png"))
             a, b = _pixels(before), _pixels(after)
             assert a.shape == b.shape, f"plot size changed: {a.shape} -> {b.shape}"
             changed = np.mean(np.any(np.abs(a - b) > 0.02, axis=-1))
             assert changed > 0.01, f"only {changed:.2%} of the plot's pixels changed"
+            # the output area re-renders the updated figure on its own schedule: wait for it
+            page.wait_for_function("""([sel, before]) => {
+                const imgs = document.querySelectorAll(sel);
+                return imgs.length && imgs[imgs.length - 1].getAttribute('src') !== before;
+            }""", arg=[STATIC_IMG, static_src])
+            _decoded(page, STATIC_IMG)
             static_after = static.screenshot(path=str(ARTIFACTS / "static_after.png"))
             assert static_after != static_before, "the static figure was not redrawn for the new run"
 
@@ -240,6 +278,18 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             run = _runs(tmp_path)[-1]
             assert run["stop_reason"] == "requested"
             assert 0 < run["steps"] < 3000 * 24
+
+            # Typed layer sizes over the panel's cap: warned while typing, refused by Train.
+            _wait_kernel_idle(base, token)
+            n_runs = len(_runs(tmp_path))
+            page.locator(".cl-panel-control-hidden input").fill("100000")
+            expect(message).to_contain_text("Train would refuse them")
+            _wait_kernel_idle(base, token)
+            page.locator(".cl-panel-train").click()
+            expect(message).to_contain_text("Cannot train with")
+            expect(message).to_contain_text("at most 4,096 per layer")
+            expect(page.locator(".cl-panel-train")).to_be_enabled()
+            assert len(_runs(tmp_path)) == n_runs, "a refused setting must not train"
             assert not [e for e in errors if "widget" in e.lower()], errors
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "page_failure.png"))
@@ -247,3 +297,40 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
         finally:
             browser.close()
     assert time.monotonic() - t0 < 120
+
+
+def test_get_json_retries_server_errors_until_the_deadline():
+    """A server starting a kernel may answer 500 or drop connections: _get_json waits it out."""
+    import http.server
+    import threading
+
+    answers = [500, 503, "drop", 200]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if answer == "drop":
+                self.close_connection = True
+                return  # no status line: the client sees the connection closed
+            self.send_response(answer)
+            self.end_headers()
+            self.wfile.write(b'[{"execution_state": "idle"}]' if answer == 200 else b"busy")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/kernels?token=secret"
+    try:
+        assert _get_json(url, time.monotonic() + 30) == [{"execution_state": "idle"}]
+        answers[:] = [500]
+        with pytest.raises(AssertionError, match="still failing") as err:
+            _get_json(url, time.monotonic() + 0.5)
+        assert "secret" not in str(err.value), "the token must not end up in a test log"
+        answers[:] = [403]
+        with pytest.raises(AssertionError, match="403"):
+            _get_json(url, time.monotonic() + 30)  # at once: a wrong token is not retried
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,10 +12,12 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import course_lib as cl  # noqa: E402
-from course_lib.panel import (  # noqa: E402
-    Dropdown, FloatSlider, IntSlider, LogSlider, Text, Toggle, TrainingPanel, describe_values,
+from workbook_tools.panel import (  # noqa: E402
+    Budget, BudgetError, Cost, Dropdown, FloatSlider, IntSlider, LogSlider, Text, Toggle, TrainingPanel,
+    available_memory, describe_values, mlp_cost, mlp_estimate,
 )
-from course_lib.plots import plot_decision_boundary, plot_history, show_weight_images, smooth_curve  # noqa: E402
+from workbook_tools.panel import runner as panel_runner  # noqa: E402
+from workbook_tools.plots import plot_decision_boundary, plot_history, show_weight_images, smooth_curve  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -163,6 +165,26 @@ def test_frames_are_throttled_by_wall_time():
     assert p.frames - before <= 2 + elapsed * 2.0 + 1
 
 
+def test_frames_are_spaced_by_the_cpu_time_they_cost_not_by_waiting():
+    from workbook_tools.panel.frames import Throttle
+
+    def compute(seconds):  # CPU time of this thread, as training or drawing uses it
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    throttle = Throttle(redraw_every=1, max_fps=1000)
+    throttle.reset()
+    with throttle.frame(1):
+        time.sleep(0.2)  # a frame that waited for a core (sleeping costs no CPU)
+    compute(0.01)  # a few training steps
+    assert throttle.frame_due(2), "waiting must not delay the next frame"
+    with throttle.frame(2):
+        compute(0.05)  # a frame that costs 50 ms of CPU
+    assert not throttle.frame_due(3), "training gets twice a frame's CPU time before the next frame"
+    assert not throttle.frame_due(2), "and frames come at most every redraw_every steps"
+
+
 def test_blocking_train_returns_the_history():
     p = make_panel(threaded=True)
     h = p.train(blocking=True)
@@ -242,7 +264,7 @@ def test_early_stopping_is_reported():
         rng = np.random.default_rng(0)
         net = cl.mlp([2, 6, 3], rng=rng, activation="tanh")
         return cl.train(net, TRAIN, VAL, lr=values["lr"], epochs=200, batch_size=10, rng=rng,
-                        patience=2, val_every=1, callbacks=callbacks)
+                        val_every=1, callbacks=[cl.EarlyStopping(2), *callbacks])
 
     p = TrainingPanel({"lr": LogSlider(0.5, 1e-3, 1.0)}, run=run, threaded=False)
     p.train_button.click()
@@ -372,6 +394,158 @@ def test_live_frames_are_drawn_off_the_main_thread():
     assert "TrainingPanel" in names
 
 
+# --------------------------------------------------------------------------- budgets
+def _fits_number(message):
+    import re
+
+    match = re.search(r"at most about ([\d,]+) hidden units fit", message)
+    assert match, message
+    return int(match.group(1).replace(",", ""))
+
+
+def test_budget_refuses_a_run_that_does_not_fit_and_names_what_fits():
+    estimate = mlp_estimate(inputs=784, outputs=10, n_train=60_000, n_val=10_000, batch_size=32, epochs=5)
+    cost = estimate({"hidden": "100000"})
+    budget = Budget(memory_share=0.5, max_step_seconds=1e9)  # memory only: machine speed must not matter
+    with pytest.raises(BudgetError) as err:
+        budget.check(cost, available=4.6e9)
+    message = str(err.value)
+    assert message.startswith("784-100000-10 needs about ") and "GB" in message
+    assert "parameters, gradients and optimiser state: 1.9 GB" in message  # 3 x 79.5M x 8 bytes
+    assert "4.6 GB are free and a panel may use half of that" in message
+    n = _fits_number(message)
+    unit = 10 ** (len(str(n)) - 2)
+    options = dict(batch_size=32, n_train=60_000, n_val=10_000, epochs=5)
+    assert mlp_cost([784, n, 10], **options).bytes <= 2.3e9 < mlp_cost([784, n + unit, 10], **options).bytes
+    # the same setting fits a machine with enough memory
+    budget.check(cost, available=100 * cost.bytes)
+
+
+def test_mlp_cost_counts_parameters_three_times_and_every_part():
+    cost = mlp_cost([2, 8, 8, 2], batch_size=200, n_train=200, n_val=1000, epochs=300, val_every=10, grid=120)
+    parts = dict(cost.parts)
+    assert parts["parameters, gradients and optimiser state"] == 3 * cl.count_params([2, 8, 8, 2]) * 8
+    assert set(parts) == {"parameters, gradients and optimiser state", "activations of a batch of 200",
+                          "the validation in chunks of 1,000", "the 120×120 decision-boundary grid"}
+    assert cost.bytes == sum(parts.values()) and cost.what == "2-8-8-2"
+    assert 0 < cost.step_seconds < cost.seconds
+    wider = mlp_cost([2, 80, 80, 2], batch_size=200, n_train=200, n_val=1000, epochs=300, val_every=10, grid=120)
+    assert wider.bytes > cost.bytes and wider.seconds > cost.seconds
+    assert mlp_cost([2, 8, 2], batch_size=200, n_train=200, epochs=600).seconds > \
+        mlp_cost([2, 8, 2], batch_size=200, n_train=200, epochs=300).seconds
+
+
+def test_budget_refuses_steps_too_long_for_stop():
+    with pytest.raises(BudgetError, match="Stop can only act between steps"):
+        Budget(max_step_seconds=5).check(Cost(bytes=1e3, seconds=600, what="784-8000-10", step_seconds=60),
+                                         available=1e9)
+    Budget(max_step_seconds=5).check(Cost(bytes=1e3, seconds=600, step_seconds=1), available=1e9)
+    with pytest.raises(ValueError, match="memory_share"):
+        Budget(memory_share=1.5)
+
+
+def test_available_memory_is_a_plausible_number_of_bytes():
+    free = available_memory()
+    total = __import__("os").sysconf("SC_PHYS_PAGES") * __import__("os").sysconf("SC_PAGE_SIZE")
+    assert 0 < free <= total
+
+
+def moons_estimate():
+    return mlp_estimate(inputs=2, outputs=3, n_train=len(TRAIN[0]), n_val=len(VAL[0]), batch_size=10)
+
+
+def test_panel_refuses_an_over_budget_setting_before_training():
+    run = Recorder()
+    p = make_panel(run, estimate=moons_estimate())
+    p.train_button.click()
+    good = p.history
+    p.controls["hidden"].value = "2000000000"  # 10^10 weights, 240 GB with their gradients: fits no machine
+    assert p.message_kind == "warning" and "Train would refuse" in p.message, "warned as soon as typed"
+    p.train_button.click()
+    assert len(run.calls) == 1, "an over-budget run must not start"
+    assert isinstance(p.error, BudgetError) and p.message_kind == "error"
+    assert p.message.startswith("Cannot train with") and "2-2000000000-3 needs about" in p.message
+    assert "are free" in p.message and 0 < _fits_number(p.message) < 2_000_000_000
+    assert p.history is good and not p.running and not p.train_button.disabled
+    with pytest.raises(BudgetError):
+        p.show()  # a notebook whose defaults do not fit fails loudly
+
+
+def test_panel_accepts_a_normal_setting_and_shows_the_estimate_before_the_first_frame():
+    statuses = []
+
+    class Peek(Recorder):
+        def __call__(self, values, callbacks):
+            statuses.append((p.status.value, p.frames))
+            return super().__call__(values, callbacks)
+
+    p = make_panel(Peek(), estimate=lambda values: Cost(bytes=1e6, seconds=4.2, what="2-6-3"))
+    frames_before = p.frames
+    assert p.train(blocking=True) is not None and p.error is None
+    assert statuses == [("starting · about 4 s", frames_before)]
+    p = make_panel(Peek(), estimate=moons_estimate())
+    p.train(blocking=True)
+    assert p.history.stop_reason == "completed" and p.error is None
+    assert statuses[-1][0] in ("starting · under a second", "starting · about 1 s")
+
+
+def test_estimate_must_return_a_cost():
+    p = make_panel(estimate=lambda values: 123)
+    p.train_button.click()
+    assert isinstance(p.error, TypeError) and "estimate must return a Cost" in p.message
+    with pytest.raises(TypeError, match="estimate"):
+        make_panel(estimate="big")
+
+
+def test_typed_layer_sizes_are_capped():
+    text = Text("8-8", label="hidden sizes", sizes=True)
+    text.check("hidden sizes", "4096-16")
+    with pytest.raises(ValueError, match=r"hidden sizes: 100,000 units in one layer .* \(at most 4,096 per layer\)"):
+        text.check("hidden sizes", "100000")
+    with pytest.raises(ValueError, match=r"17 layers .* \(at most 16\)"):
+        text.check("hidden sizes", "-".join(["2"] * 17))
+    with pytest.raises(ValueError, match="whole numbers"):
+        text.check("hidden sizes", "8-")
+    with pytest.raises(ValueError, match="at most 10 per layer"):
+        Text("20", max_units=10)
+    Text("anything at all").check("free text", "x" * 1000)  # without sizes=True: the run's business
+    run = Recorder()
+    p = TrainingPanel({**make_panel().controls, "hidden": Text("6", label="hidden sizes", max_units=50)},
+                      run=run, threaded=False, max_fps=None, dpi=40)
+    p.controls["hidden"].value = "51"
+    p.train_button.click()
+    assert run.calls == [] and "hidden sizes: 51 units" in p.message and p.message_kind == "error"
+
+
+# --------------------------------------------------------------------------- a cell run again
+def test_a_new_panel_with_the_same_key_stops_the_older_panels_run():
+    old = make_panel(Recorder(delay=0.002), threaded=True, max_fps=20, title="moons")
+    old.controls["epochs"].value = 5000
+    old.train()
+    deadline = time.monotonic() + 30
+    while old.progress.value < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert old.running
+    other = make_panel(title="another panel")  # another key: leaves it alone
+    assert old.running
+    new = make_panel(title="moons")  # the same cell run again
+    assert old.wait(timeout=30) and not old.running, "the older panel's run went on"
+    assert old.history.stop_reason == "requested" and "newer panel" in old.history.message
+    assert old.message.startswith("Stopped by a newer panel") and len(old.history.loss) < 5000 * STEPS_PER_EPOCH
+    assert not new.running and not other.running
+    new.train_button.click()
+    assert new.history.stop_reason == "completed"
+
+
+def test_the_registry_does_not_keep_runners_alive():
+    import gc
+
+    key = ("test", "registry")
+    panel_runner.claim(key, panel_runner.Runner())
+    gc.collect()
+    assert key not in panel_runner._RUNNERS
+
+
 # --------------------------------------------------------------------------- plots
 def _history():
     rng = np.random.default_rng(0)
@@ -449,7 +623,7 @@ def test_a_baseline_does_not_fix_the_axes_for_the_next_run():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from course_lib.plots import plot_history
+    from workbook_tools.plots import plot_history
 
     def history(acc, loss):
         h = cl.History(steps_per_epoch=10)

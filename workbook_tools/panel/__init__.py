@@ -7,7 +7,7 @@ progress bar, Stop, error messages and a static figure for exported reports::
 
     import numpy as np
     import course_lib as cl
-    from workbook_tools.panel import TrainingPanel, LogSlider, IntSlider, Text, Dropdown, Toggle
+    from workbook_tools.panel import TrainingPanel, LogSlider, IntSlider, Text, Dropdown, Toggle, mlp_estimate
     from workbook_tools.plots import plot_decision_boundary
 
     def run(values, callbacks):
@@ -24,12 +24,13 @@ progress bar, Stop, error messages and a static figure for exported reports::
         controls={
             "lr": LogSlider(0.1, 1e-3, 1.0, label="learning rate"),
             "epochs": IntSlider(20, 1, 100),
-            "hidden": Text("8-8", label="hidden sizes"),
+            "hidden": Text("8-8", label="hidden sizes", sizes=True),   # at most 4096 units, 16 layers
             "activation": Dropdown("tanh", ["tanh", "sigmoid", "relu"]),
             "shuffle": Toggle(True),
         },
         run=run,
-        extra_view=lambda ax, model: plot_decision_boundary(model, X, y, ax=ax),
+        extra_view=lambda ax, model: plot_decision_boundary(model, X, y, ax=ax, resolution=120),
+        estimate=mlp_estimate(inputs=2, outputs=3, n_train=len(X), n_val=len(X_val), batch_size=16, grid=120),
     )
     panel.show()      # the panel, one training run with the defaults, and a static figure
 
@@ -45,6 +46,13 @@ loss becomes NaN/inf stops and says it diverged. **Pin as baseline** keeps the
 current curves in grey so the next run is drawn against them
 (:meth:`TrainingPanel.set_baseline` does the same from code).
 
+Budgets: with an ``estimate`` (:func:`mlp_estimate` for an MLP), Train first
+estimates the memory and time of the run and refuses one that would need more
+than half the memory available (or steps too long for Stop to be heard), saying
+what was asked, what it needs and what fits; the status line shows the time the
+run should take. A ``Text(..., sizes=True)`` refuses layer sizes over a hard cap.
+A panel whose cell is run again stops the run of the panel it replaces.
+
 Headless (nbval, export to PDF): :meth:`TrainingPanel.show` always trains once,
 synchronously, with the current values, and then displays
 :meth:`TrainingPanel.static_figure` -- an ordinary inline matplotlib figure --
@@ -58,192 +66,32 @@ control, ``panel.train(blocking=True)`` trains now and returns the History,
 ``panel.train()`` starts a background run, ``panel.stop()`` and ``panel.wait()``
 stop it and wait for it. ``panel.history``, ``panel.model`` and
 ``panel.trained_values`` describe the last run; ``panel.values`` the controls now.
+
+The parts: ``controls`` (the control descriptions and their widgets), ``runner``
+(the one run at a time: state, thread, Stop), ``frames`` (drawing, and when),
+``messages`` (every text the panel shows), ``budget`` (costs and limits); this
+module composes them.
 """
 from __future__ import annotations
 
 import html
-import io
-import math
 import re
-import threading
-import time
 
 import numpy as np
 
-from course_lib.training import Callback, History
+from course_lib.training import History
+
+from . import messages
+from .budget import Budget, BudgetError, Cost, available_memory, mlp_cost, mlp_estimate
+from .controls import (
+    Control, Dropdown, FloatSlider, IntSlider, LogSlider, Text, Toggle, check_values, describe_values, make_widget,
+)
+from .frames import Painter, Scene, Throttle
+from .runner import Feed, Runner, claim
 
 __all__ = ["TrainingPanel", "LogSlider", "FloatSlider", "IntSlider", "Dropdown", "Toggle", "Text",
-           "describe_values"]
-
-
-# --------------------------------------------------------------------------- controls
-class Control:
-    """Description of one control; :meth:`widget` builds the ipywidget."""
-
-    def __init__(self, value, *, label=None):
-        self.value, self.label = value, label
-
-    def widget(self, name):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _common(self, name):
-        return dict(description=self.label or name, style={"description_width": "initial"},
-                    layout={"width": "auto"})
-
-
-def _check_range(kind, value, lo, hi):
-    if not (lo < hi):
-        raise ValueError(f"{kind}: min must be below max, got {lo} and {hi}")
-    if not (lo <= value <= hi):
-        raise ValueError(f"{kind}: default {value} is outside [{lo}, {hi}]")
-
-
-class LogSlider(Control):
-    """A slider over ``[min, max]`` on a log scale (learning rates, L2 strengths)."""
-
-    def __init__(self, value, min, max, *, steps_per_decade=10, label=None):
-        if not (min > 0):
-            raise ValueError(f"LogSlider: min must be positive, got {min}")
-        _check_range("LogSlider", value, min, max)
-        super().__init__(float(value), label=label)
-        self.min, self.max, self.steps_per_decade = float(min), float(max), int(steps_per_decade)
-
-    def widget(self, name):
-        import ipywidgets as w
-
-        return w.FloatLogSlider(value=self.value, base=10, min=math.log10(self.min), max=math.log10(self.max),
-                                step=1.0 / self.steps_per_decade, readout_format=".3g",
-                                continuous_update=False, **self._common(name))
-
-
-class FloatSlider(Control):
-    """A slider over ``[min, max]`` in steps of ``step`` (default: a hundredth of the range)."""
-
-    def __init__(self, value, min, max, step=None, *, label=None):
-        _check_range("FloatSlider", value, min, max)
-        super().__init__(float(value), label=label)
-        self.min, self.max = float(min), float(max)
-        self.step = float(step) if step is not None else (self.max - self.min) / 100
-
-    def widget(self, name):
-        import ipywidgets as w
-
-        return w.FloatSlider(value=self.value, min=self.min, max=self.max, step=self.step,
-                             readout_format=".3g", continuous_update=False, **self._common(name))
-
-
-class IntSlider(Control):
-    """An integer slider (epochs, batch size, units)."""
-
-    def __init__(self, value, min, max, step=1, *, label=None):
-        _check_range("IntSlider", value, min, max)
-        super().__init__(int(value), label=label)
-        self.min, self.max, self.step = int(min), int(max), int(step)
-
-    def widget(self, name):
-        import ipywidgets as w
-
-        return w.IntSlider(value=self.value, min=self.min, max=self.max, step=self.step,
-                           continuous_update=False, **self._common(name))
-
-
-class Dropdown(Control):
-    """A choice among ``options`` (a list of values, or of ``(label, value)`` pairs)."""
-
-    def __init__(self, value, options, *, label=None):
-        options = list(options)
-        values = [o[1] if isinstance(o, tuple) else o for o in options]
-        if value not in values:
-            raise ValueError(f"Dropdown: default {value!r} is not one of {values}")
-        super().__init__(value, label=label)
-        self.options = options
-
-    def widget(self, name):
-        import ipywidgets as w
-
-        return w.Dropdown(value=self.value, options=self.options, **self._common(name))
-
-
-class Toggle(Control):
-    """An on/off checkbox."""
-
-    def __init__(self, value=False, *, label=None):
-        super().__init__(bool(value), label=label)
-
-    def widget(self, name):
-        import ipywidgets as w
-
-        return w.Checkbox(value=self.value, indent=False, **self._common(name))
-
-
-class Text(Control):
-    """A text box, e.g. layer sizes ``"10-6-4-3-3"``; ``run`` parses it (and may reject it)."""
-
-    def __init__(self, value="", *, label=None, placeholder=""):
-        super().__init__(str(value), label=label)
-        self.placeholder = placeholder
-
-    def widget(self, name):
-        import ipywidgets as w
-
-        return w.Text(value=self.value, placeholder=self.placeholder, continuous_update=True,
-                      **self._common(name))
-
-
-def _make_widget(name, spec):
-    import ipywidgets as w
-
-    if isinstance(spec, Control):
-        return spec.widget(name)
-    if isinstance(spec, w.ValueWidget):
-        if hasattr(spec, "description") and not spec.description:
-            spec.description = name
-        return spec
-    raise TypeError(f"control {name!r}: expected LogSlider, IntSlider, FloatSlider, Dropdown, Toggle, Text"
-                    f" or an ipywidgets value widget, got {type(spec).__name__}")
-
-
-def _fmt(v):
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.3g}"
-    if isinstance(v, (list, tuple)):
-        return "-".join(map(_fmt, v))
-    return str(v)
-
-
-def describe_values(values) -> str:
-    """``"lr=0.1, epochs=20, hidden=10-6-4-3-3"``: the values a run used, for titles."""
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
-
-
-# --------------------------------------------------------------------------- callback
-class _PanelCallback(Callback):
-    """Feeds the panel from inside the trainer: progress, frames, Stop."""
-
-    def __init__(self, panel):
-        self.panel = panel
-        self.trainer = None
-        self.runs = 0
-
-    def on_train_begin(self, trainer):
-        self.trainer = trainer
-        self.runs += 1
-        self.panel._begin(trainer)
-
-    def on_step_end(self, trainer):
-        p = self.panel
-        if p._stop_event.is_set() and not trainer.stopping:
-            trainer.stop("requested", f"stopped by you at step {trainer.step} of {trainer.total_steps}")
-        p._tick(trainer)
-
-    def on_train_end(self, trainer):
-        self.panel._tick(trainer, final=True)
-
-
-# --------------------------------------------------------------------------- panel
-_COLORS = {"error": "#b00020", "warning": "#a85a00", "info": "#444", "ok": "#1b6e20"}
+           "describe_values", "Cost", "Budget", "BudgetError", "mlp_cost", "mlp_estimate", "available_memory",
+           "Control"]
 
 
 class TrainingPanel:
@@ -269,65 +117,61 @@ class TrainingPanel:
         training); False trains in the kernel thread (Stop then has no effect)
     figsize_per_view : (width, height) in inches of each panel of the plot
     dpi : resolution of the live frames
+    estimate : optional function ``estimate(values) -> Cost`` (see :func:`mlp_estimate`):
+        a run over ``budget`` is refused before it starts, and the status line
+        shows the time it should take
+    budget : the :class:`Budget` (default: half the available memory, steps under 10 s)
+    key : what identifies this panel when its cell runs again (default: its title and
+        control names); a new panel with the key of a running one stops that run
     """
 
     def __init__(self, controls, run, *, extra_view=None, extra_title=None, title=None, redraw_every=5,
-                 max_fps=5.0, threaded=True, figsize_per_view=(4.0, 3.1), dpi=90):
-        import ipywidgets as w
-
+                 max_fps=5.0, threaded=True, figsize_per_view=(4.0, 3.1), dpi=90, estimate=None, budget=None,
+                 key=None):
         if not controls:
             raise ValueError("a panel needs at least one control")
         if not callable(run):
             raise TypeError("run must be a function run(values, callbacks) -> history")
-        self.controls = {name: _make_widget(name, spec) for name, spec in controls.items()}
-        self.run = run
-        self.extra_view, self.extra_title = extra_view, extra_title
-        self.redraw_every = max(1, int(redraw_every))
-        self.max_fps = max_fps
+        if estimate is not None and not callable(estimate):
+            raise TypeError("estimate must be a function estimate(values) -> Cost, e.g. mlp_estimate(...)")
+        self._specs = dict(controls)
+        self.controls = {name: make_widget(name, spec) for name, spec in controls.items()}
+        self.run, self.estimate = run, estimate
+        self.budget = budget if budget is not None else Budget()
         self.threaded = bool(threaded)
-        self.figsize_per_view, self.dpi = tuple(figsize_per_view), dpi
-
+        self.painter = Painter(extra_view, extra_title, figsize_per_view, dpi)
+        self.throttle = Throttle(redraw_every, max_fps)
+        self.runner = Runner(on_idle=lambda: self._set_buttons(running=False))
         self.history: History | None = None
         self.model = None
         self.trained_values: dict | None = None
         self.error: BaseException | None = None
         self.baseline: tuple | None = None
-        self.frames = 0
-        self.runs = 0
-        self._thread = None
-        self._stop_event = threading.Event()
-        self._draw_lock = threading.RLock()
-        self._live_values: dict = {}
-        self._reset_timers()
+        self.frames = 0  # live frames drawn so far
+        self._static_handle = None  # what show() displayed the static figure with
+        self._build_widgets(title)
+        self._message("Set the values and press Train.", "info")
+        self._show_frame(Scene())
+        claim(key if key is not None else (title, tuple(self.controls)), self.runner)
 
-        # widgets
+    # ----------------------------------------------------------------- widgets
+    def _build_widgets(self, title):
+        import ipywidgets as w
+
         for name, wid in self.controls.items():
             wid.add_class("cl-panel-control")
             # a CSS class may not contain spaces: "learning rate" -> "learning-rate"
             wid.add_class("cl-panel-control-" + re.sub(r"[^A-Za-z0-9_-]", "-", name))
             wid.observe(self._on_value_change, names="value")
-        self.train_button = w.Button(description="Train", icon="play", button_style="success",
-                                     tooltip="Train with the values above")
-        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
-                                    tooltip="Stop after the current step; keeps what was learned")
-        self.baseline_button = w.Button(description="Pin as baseline", icon="thumb-tack", disabled=True,
-                                        tooltip="Keep these curves in grey to compare the next run against")
-        self.train_button.add_class("cl-panel-train")
-        self.stop_button.add_class("cl-panel-stop")
-        self.baseline_button.add_class("cl-panel-baseline")
-        self.train_button.on_click(lambda _: self.train())
-        self.stop_button.on_click(lambda _: self.stop())
-        self.baseline_button.on_click(lambda _: self.set_baseline())
-        self.progress = w.IntProgress(value=0, min=0, max=1, bar_style="info", layout={"width": "260px"})
-        self.progress.add_class("cl-panel-progress")
-        self.status = w.HTML("")
-        self.status.add_class("cl-panel-status")
-        self.message_html = w.HTML("")
-        self.message_html.add_class("cl-panel-message")
+        self._build_buttons()
+        self.progress = _with_class(w.IntProgress(value=0, min=0, max=1, bar_style="info",
+                                                  layout={"width": "260px"}), "cl-panel-progress")
+        self.status = _with_class(w.HTML(""), "cl-panel-status")
+        self.message_html = _with_class(w.HTML(""), "cl-panel-message")
         # shown at its own pixel width: stretched to the cell it would look blurred
-        width_px = int(self._figsize()[0] * self.dpi)
-        self.plot = w.Image(format="png", layout={"width": f"{width_px}px", "max_width": "100%", "height": "auto"})
-        self.plot.add_class("cl-panel-plot")
+        width_px = int(self.painter.figsize()[0] * self.painter.dpi)
+        self.plot = _with_class(w.Image(format="png", layout={"width": f"{width_px}px", "max_width": "100%",
+                                                              "height": "auto"}), "cl-panel-plot")
         grid = w.GridBox(list(self.controls.values()),
                          layout={"grid_template_columns": "repeat(2, minmax(0, 1fr))", "grid_gap": "2px 24px",
                                  "width": "100%"})
@@ -336,10 +180,28 @@ class TrainingPanel:
         parts = [grid, buttons, self.message_html, self.plot]
         if title:
             parts.insert(0, w.HTML(f"<b>{html.escape(str(title))}</b>"))
-        self.widget = w.VBox(parts, layout={"border": "1px solid #ddd", "padding": "6px", "width": "100%"})
-        self.widget.add_class("cl-panel")
-        self._message("Set the values and press Train.", "info")
-        self._render(None, None, {}, None)
+        self.widget = _with_class(w.VBox(parts, layout={"border": "1px solid #ddd", "padding": "6px",
+                                                        "width": "100%"}), "cl-panel")
+
+    def _build_buttons(self):
+        import ipywidgets as w
+
+        self.train_button = _with_class(w.Button(description="Train", icon="play", button_style="success",
+                                                 tooltip="Train with the values above"), "cl-panel-train")
+        self.stop_button = _with_class(w.Button(description="Stop", icon="stop", button_style="danger",
+                                                disabled=True, tooltip="Stop after the current step; keeps what"
+                                                " was learned"), "cl-panel-stop")
+        self.baseline_button = _with_class(w.Button(description="Pin as baseline", icon="thumb-tack",
+                                                    disabled=True, tooltip="Keep these curves in grey to compare"
+                                                    " the next run against"), "cl-panel-baseline")
+        self.train_button.on_click(lambda _: self.train())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.baseline_button.on_click(lambda _: self.set_baseline())
+
+    def _set_buttons(self, running, stoppable=False):
+        self.train_button.disabled = running
+        self.stop_button.disabled = not (running and stoppable)
+        self.baseline_button.disabled = running or self.history is None
 
     # ----------------------------------------------------------------- public API
     @property
@@ -350,7 +212,7 @@ class TrainingPanel:
     @property
     def running(self) -> bool:
         """True while a run (background or blocking) is going on."""
-        return self._busy
+        return self.runner.running
 
     @property
     def message(self) -> str:
@@ -361,36 +223,36 @@ class TrainingPanel:
         """Train with the current values.
 
         ``blocking=True`` trains in this thread and returns the History (None if
-        ``run`` failed; the message says why); otherwise, with ``threaded=True``,
-        starts a background run and returns at once (see :meth:`wait`).
-        Does nothing while a run is going on.
+        ``run`` failed or the values were refused; the message says why); otherwise,
+        with ``threaded=True``, starts a background run and returns at once (see
+        :meth:`wait`). Does nothing while a run is going on.
         """
         if self.running:
             return None
-        if blocking is None:
-            blocking = not self.threaded
+        blocking = not self.threaded if blocking is None else blocking
         values = self.values
-        self._stop_event.clear()
-        self._set_running(True, threaded=not blocking)
-        if blocking:
-            return self._execute(values)
-        self._thread = threading.Thread(target=self._execute, args=(values,), name="TrainingPanel", daemon=True)
-        self._thread.start()
-        return None
+        try:
+            cost = self._admit(values)
+        except Exception as exc:  # refused, or the estimate itself failed: said in the panel
+            self._refuse(exc, values)
+            return None
+        self.error = None
+        self.status.value = messages.starting(cost)
+        self._message(f"Training with {describe_values(values)} …", "info")
+        self.progress.bar_style = "info"
+        # before the thread starts: its end sets the buttons back and must come last
+        self._set_buttons(running=True, stoppable=not blocking)
+        return self.runner.start(lambda: self._execute(values), blocking=blocking)
 
     def stop(self):
         """Ask the running training to stop after its current step (what was learned is kept)."""
-        if self._busy:
-            self._stop_event.set()
+        if self.runner.request_stop():
             self.stop_button.disabled = True
             self._message("Stopping after the current step…", "warning")
 
     def wait(self, timeout=None) -> bool:
         """Wait for a background run to finish; True when none is running any more."""
-        t = self._thread
-        if t is not None and t is not threading.current_thread():
-            t.join(timeout)
-        return not (t is not None and t.is_alive())
+        return self.runner.wait(timeout)
 
     def show(self, train=True):
         """Display the panel; with ``train`` (default) train once now with the current
@@ -413,15 +275,7 @@ class TrainingPanel:
     def static_figure(self):
         """The last run (curves, baseline, extra view) as an ordinary matplotlib figure,
         titled with the values it used. Displays inline when it is a cell's last line."""
-        from matplotlib.figure import Figure
-
-        if threading.current_thread() is threading.main_thread():
-            _load_pyplot_backend()
-        # Not a pyplot figure: the inline backend renders it once when displayed,
-        # it never piles up in pyplot, and building it off the main thread is safe.
-        fig = Figure(figsize=self._figsize(), dpi=100, layout="constrained")
-        self._draw(fig, self.history, self.model, self.trained_values or {}, None)
-        return fig
+        return self.painter.figure(Scene(self.history, self.model, self.trained_values or {}, None, self.baseline))
 
     def set_baseline(self, history=None, label="baseline"):
         """Draw ``history`` (default: the last run) in grey behind the next runs' curves."""
@@ -430,13 +284,13 @@ class TrainingPanel:
             raise ValueError("no run to pin as a baseline yet: press Train first")
         self.baseline = (history, label)
         if not self.running:
-            self._render(self.history, self.model, self.trained_values or {}, None)
+            self._show_last_run()
             self._message(f"Pinned as {label}; the next run is drawn against it.", "info")
 
     def clear_baseline(self):
         self.baseline = None
         if not self.running:
-            self._render(self.history, self.model, self.trained_values or {}, None)
+            self._show_last_run()
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = self.widget._repr_mimebundle_(**kwargs)
@@ -446,9 +300,101 @@ class TrainingPanel:
                                 " the static figure shows the last run]")
         return bundle
 
-    # ----------------------------------------------------------------- running
-    _busy = False
-    _static_handle = None
+    # ----------------------------------------------------------------- before a run
+    def _admit(self, values):
+        """The run's Cost (None without an estimate); raises if the values must not train."""
+        check_values(self._specs, self.controls, values)
+        if self.estimate is None:
+            return None
+        cost = self.estimate(dict(values))
+        if not isinstance(cost, Cost):
+            raise TypeError(f"estimate must return a Cost(bytes, seconds, what), not {type(cost).__name__}")
+        self.budget.check(cost)
+        return cost
+
+    def _refuse(self, exc, values):
+        self.error = exc
+        self.progress.bar_style = "danger"
+        self._message(messages.error(exc, values), "error")
+
+    def _on_value_change(self, change):
+        if self.running:
+            return
+        values = self.values
+        try:
+            text, kind = messages.values_changed(values, cost=self._admit(values))
+        except Exception as exc:  # Train will say it again, as an error
+            text, kind = messages.values_changed(values, refusal=str(exc) or type(exc).__name__)
+        self._message(text, kind)
+
+    # ----------------------------------------------------------------- the run
+    def _execute(self, values):
+        feed = Feed(self.runner, on_begin=lambda loop: self._begin(loop, values),
+                    on_step=lambda loop: self._step(loop, values), on_end=lambda loop: self._end(loop, values))
+        history = model = None
+        try:
+            # A diverging run overflows before its loss turns NaN; the trainer stops it
+            # and the panel says so, so numpy's warnings would only add noise.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                result = self.run(dict(values), [feed])
+            history, model = _unpack(result, feed.loop)
+        except Exception as exc:  # shown in the panel, kept in .error
+            self.error = exc
+            if feed.loop is not None:
+                history, model = feed.loop.history, feed.loop.model
+        self._finish(values, feed.loop, history, model)
+        return history if self.error is None else None
+
+    def _finish(self, values, loop, history, model):
+        if history is not None:
+            self.history, self.model, self.trained_values = history, model, dict(values)
+        if self.error is not None:
+            self.progress.bar_style = "danger"
+            self._message(messages.error(self.error, values), "error")
+            if history is not None:
+                self._show_frame(Scene(history, model, values, None, self.baseline))
+        elif loop is None:
+            self._show_frame(Scene(history, model, values, None, self.baseline))
+            self._message(messages.NO_CALLBACKS, "warning")
+        else:
+            self.progress.bar_style, kind, text = messages.ending(history, values)
+            self._message(text, kind)
+        if history is not None:
+            self._update_static()
+
+    # ----------------------------------------------------------------- live updates (training thread)
+    def _begin(self, loop, values):
+        self.throttle.reset()
+        self.progress.max = max(1, loop.total_steps)
+        self.progress.value = 0
+        self._live_frame(loop, values)
+
+    def _step(self, loop, values):
+        if self.throttle.progress_due():
+            self._progress(loop)
+        if self.throttle.frame_due(loop.step):
+            self._live_frame(loop, values)
+
+    def _end(self, loop, values):
+        self._progress(loop, final=True)
+        self._live_frame(loop, values)
+
+    def _progress(self, loop, final=False):
+        self.progress.value = min(loop.step, self.progress.max)
+        left = self.throttle.time_left(loop.step, loop.total_steps)
+        self.status.value = messages.status(loop, final=final, left=left)
+
+    def _live_frame(self, loop, values):
+        with self.throttle.frame(loop.step):
+            self._show_frame(Scene(loop.history, loop.model, values, loop.epochs, self.baseline))
+
+    # ----------------------------------------------------------------- drawing and messages
+    def _show_frame(self, scene):
+        self.plot.value = self.painter.png(scene)
+        self.frames += 1
+
+    def _show_last_run(self):
+        self._show_frame(Scene(self.history, self.model, self.trained_values or {}, None, self.baseline))
 
     def _update_static(self):
         """Replace the static figure that :meth:`show` displayed with the run just finished.
@@ -456,241 +402,36 @@ class TrainingPanel:
         The last live frame already shows that run, so its PNG is reused: drawing the
         figure again would cost about as much as training a small network.
         """
-        if self._static_handle is not None and self.history is not None:
-            try:
-                from IPython.display import Image
-
-                frame = Image(data=self.plot.value, format="png") if self.plot.value else self.static_figure()
-                self._static_handle.update(frame)
-            except Exception:  # the live panel already shows the run; never fail on this
-                pass
-
-    def _set_running(self, on, threaded=True):
-        self._busy = on
-        self.train_button.disabled = on
-        self.stop_button.disabled = not (on and threaded)
-        self.baseline_button.disabled = on or self.history is None
-
-    def _execute(self, values):
-        cb = _PanelCallback(self)
-        self.error = None
-        self._live_values = values
-        self._message(f"Training with {describe_values(values)} …", "info")
-        self.progress.bar_style = "info"
-        history = model = None
+        if self._static_handle is None or self.history is None:
+            return
         try:
-            # A diverging run overflows before its loss turns NaN; the trainer stops it
-            # and the panel says so, so numpy's warnings would only add noise.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                result = self.run(dict(values), [cb])
-            history, model = self._unpack(result, cb)
-        except Exception as exc:  # shown in the panel, kept in .error
-            self.error = exc
-            if cb.trainer is not None:
-                history, model = cb.trainer.history, cb.trainer.model
-        finally:
-            try:
-                self._finish(values, cb, history, model)
-                if history is not None:
-                    self._update_static()
-            finally:
-                self._set_running(False)
-        return history if self.error is None else None
+            from IPython.display import Image
 
-    @staticmethod
-    def _unpack(result, cb):
-        if isinstance(result, History):
-            return result, (cb.trainer.model if cb.trainer is not None else None)
-        if isinstance(result, (tuple, list)) and len(result) == 2:
-            a, b = result
-            if isinstance(a, History):
-                return a, b
-            if isinstance(b, History):
-                return b, a
-        if result is None and cb.trainer is not None:
-            return cb.trainer.history, cb.trainer.model
-        raise TypeError(f"run must return the History, or (history, model); it returned {type(result).__name__}")
+            frame = Image(data=self.plot.value, format="png") if self.plot.value else self.static_figure()
+            self._static_handle.update(frame)
+        except Exception:  # the live panel already shows the run; never fail on this
+            pass
 
-    def _finish(self, values, cb, history, model):
-        self.runs += 1
-        if history is not None:
-            self.history, self.model, self.trained_values = history, model, dict(values)
-            self.baseline_button.disabled = False
-        if self.error is not None:
-            exc = self.error
-            kind = "" if isinstance(exc, (ValueError, TypeError, KeyError)) else f"{type(exc).__name__}: "
-            text = str(exc) or type(exc).__name__
-            self.progress.bar_style = "danger"
-            self._message(f"Cannot train with {describe_values(values)} — {kind}{text}", "error")
-            if history is not None:
-                self._render(history, model, values, None)
-            return
-        if cb.runs == 0:
-            self._render(history, model, values, None)
-            self._message("run() did not pass the panel's callbacks to the trainer, so there were no live "
-                          "curves and Stop cannot work: call cl.train(..., callbacks=callbacks).", "warning")
-            return
-        h = history
-        used = describe_values(values)
-        style, kind, text = {
-            "completed": ("success", "ok", f"Done: {_summary(h)} · {used}"),
-            "requested": ("warning", "warning", f"Stopped by you at step {len(h.loss)}: the curves and the"
-                                                f" weights so far are kept ({_summary(h)} · {used})."),
-            "early_stopping": ("success", "ok", f"Early stopping: {h.message} ({_summary(h)} · {used})."),
-            "diverged": ("danger", "error", f"Training diverged: {h.message}. Try a smaller learning rate"
-                                            f" ({used})."),
-        }.get(h.stop_reason, ("warning", "warning",
-                              f"Training ended ({h.stop_reason}): {h.message} ({_summary(h)})."))
-        self.progress.bar_style = style
-        self._message(text, kind)
-
-    # ----------------------------------------------------------------- live updates
-    def _reset_timers(self):
-        self._last_frame_step = -10**9
-        self._last_frame_time = -math.inf
-        self._last_progress_time = -math.inf
-        self._frame_cost = 0.0
-
-    def _begin(self, trainer):
-        self._reset_timers()
-        self.progress.max = max(1, trainer.total_steps)
-        self.progress.value = 0
-        self.status.value = _status(trainer)
-        self._frame(trainer)
-
-    def _tick(self, trainer, final=False):
-        now = time.perf_counter()
-        if final or now - self._last_progress_time >= 0.1:
-            self._last_progress_time = now
-            self.progress.value = min(trainer.step, self.progress.max)
-            self.status.value = _status(trainer, final=final)
-        if final:
-            self._frame(trainer)
-            return
-        if trainer.step - self._last_frame_step < self.redraw_every:
-            return
-        interval = max(1.0 / self.max_fps, 2.0 * self._frame_cost) if self.max_fps else 0.0
-        if now - self._last_frame_time >= interval:
-            self._frame(trainer)
-
-    def _frame(self, trainer):
-        start = time.perf_counter()
-        self._last_frame_step = trainer.step
-        self._render(trainer.history, trainer.model, self._live_values, trainer.epochs)
-        self._last_frame_time = time.perf_counter()
-        self._frame_cost = self._last_frame_time - start
-
-    # ----------------------------------------------------------------- drawing
-    def _figsize(self):
-        n = 3 if self.extra_view is not None else 2
-        w, h = self.figsize_per_view
-        return (w * n, h + 0.35)
-
-    def _render(self, history, model, values, total_epochs):
-        """Draw one live frame into the Image widget (Agg, no pyplot: safe off the main thread)."""
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        with self._draw_lock:
-            # Fixed margins and light PNG compression: constrained layout and the
-            # default compression would more than double the cost of every frame.
-            w, h = self._figsize()
-            n = 3 if self.extra_view is not None else 2
-            fig = Figure(figsize=(w, h), dpi=self.dpi)
-            FigureCanvasAgg(fig)
-            fig.subplots_adjust(left=0.6 / w, right=1 - 0.15 / w, bottom=0.5 / h, top=1 - 0.62 / h,
-                                wspace=0.62 / ((w - 0.75) / n - 0.62))
-            self._draw(fig, history, model, values, total_epochs)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
-            self.plot.value = buf.getvalue()
-            self.frames += 1
-
-    def _draw(self, fig, history, model, values, total_epochs):
-        from workbook_tools.plots import plot_history
-
-        n = 3 if self.extra_view is not None else 2
-        axes = fig.subplots(1, n, squeeze=False)[0]
-        if self.baseline is not None:
-            bh, blabel = self.baseline
-            plot_history(bh, axes[:2], label=blabel, color="0.65", show_stop=False, legend=False)
-        if history is not None:
-            plot_history(history, axes[:2], total_epochs=total_epochs, legend=False)
-        else:
-            for a, name in zip(axes[:2], ("loss", "accuracy")):
-                a.set_title(name, fontsize="medium")
-                a.set_xlabel("epoch")
-                a.grid(True, alpha=0.3)
-                a.text(0.5, 0.5, "press Train", transform=a.transAxes, ha="center", va="center", color="0.5")
-        for a in axes[:2]:
-            if a.get_legend_handles_labels()[0]:
-                a.legend(fontsize="small", loc="upper right" if a is axes[0] else "lower right")
-        if self.extra_view is not None:
-            ax = axes[2]
-            if model is None:
-                ax.set_axis_off()
-                ax.text(0.5, 0.5, "press Train", transform=ax.transAxes, ha="center", va="center", color="0.5")
-            else:
-                try:
-                    self.extra_view(ax, model)
-                except Exception as exc:  # a drawing bug must not kill the training
-                    ax.clear()
-                    ax.set_axis_off()
-                    ax.text(0.5, 0.5, f"extra view failed:\n{type(exc).__name__}: {exc}", wrap=True,
-                            transform=ax.transAxes, ha="center", va="center", color=_COLORS["error"],
-                            fontsize="small")
-            if self.extra_title:
-                ax.set_title(self.extra_title, fontsize="medium")
-        if values:
-            fig.suptitle(describe_values(values), fontsize="medium")
-
-    # ----------------------------------------------------------------- messages
     def _message(self, text, kind="info"):
-        self._message_text = text
-        self.message_kind = kind
-        self.message_html.value = (f'<div class="cl-panel-msg cl-panel-msg-{kind}" style="color:{_COLORS[kind]};'
-                                   f'white-space:normal; line-height:1.4">{html.escape(text)}</div>')
-
-    def _on_value_change(self, change):
-        if not self._busy:
-            self._message(f"Values changed ({describe_values(self.values)}): press Train to train with them.",
-                          "info")
+        self._message_text, self.message_kind = text, kind
+        self.message_html.value = messages.message_html(text, kind)
 
 
-def _load_pyplot_backend():
-    """Load pyplot's backend (the inline one in a kernel): it is what teaches IPython
-    to display Figure objects as images."""
-    import matplotlib.pyplot as plt
-
-    plt.close(plt.figure())
+def _with_class(widget, css_class):
+    widget.add_class(css_class)
+    return widget
 
 
-def _plural(n, word):
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _recent_loss(h):
-    """Mean loss of the last steps (up to 100, at most an epoch): one mini-batch's,
-    let alone one instance's, loss is too noisy to report on its own."""
-    k = max(1, min(len(h.loss), 100, h.steps_per_epoch or 100))
-    recent = np.asarray(h.loss[-k:], dtype=float)
-    return float(recent.mean()) if np.isfinite(recent).all() else float(recent[-1])
-
-
-def _status(trainer, final=False):
-    h = trainer.history
-    loss = f" · loss {_recent_loss(h):.4f}" if h.loss else ""
-    val = f" · val acc {h.val_acc[-1]:.3f}" if final and h.val_acc else ""
-    epoch = min(trainer.epoch + 1, trainer.epochs)
-    return f"step {trainer.step}/{trainer.total_steps} · epoch {epoch}/{trainer.epochs}{loss}{val}"
-
-
-def _summary(h):
-    parts = [_plural(len(h.loss), "step"), _plural(h.epochs_done, "epoch")]
-    if h.loss and math.isfinite(_recent_loss(h)):
-        parts.append(f"loss {_recent_loss(h):.4f}")
-    if h.val_acc:
-        parts.append(f"val acc {h.val_acc[-1]:.3f}")
-    elif h.epoch_acc:
-        parts.append(f"train acc {h.epoch_acc[-1]:.3f}")
-    return ", ".join(parts)
+def _unpack(result, loop):
+    """(history, model) from what ``run`` returned; ``loop`` is the run's loop if it used the callbacks."""
+    if isinstance(result, History):
+        return result, (loop.model if loop is not None else None)
+    if isinstance(result, (tuple, list)) and len(result) == 2:
+        a, b = result
+        if isinstance(a, History):
+            return a, b
+        if isinstance(b, History):
+            return b, a
+    if result is None and loop is not None:
+        return loop.history, loop.model
+    raise TypeError(f"run must return the History, or (history, model); it returned {type(result).__name__}")
