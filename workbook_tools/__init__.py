@@ -31,7 +31,7 @@ import os
 
 _EXPORTS = {
     "TrainingPanel": "panel", "LogSlider": "panel", "FloatSlider": "panel", "IntSlider": "panel",
-    "Dropdown": "panel", "Toggle": "panel", "Text": "panel", "describe_values": "panel",
+    "Dropdown": "panel", "Toggle": "panel", "Text": "panel", "describe_values": "panel", "mlp_estimate": "panel",
     "plot_history": "plots", "plot_decision_boundary": "plots", "show_weight_images": "plots",
     "smooth_curve": "plots", "draw_network": "diagrams",
     "sweep": "sweeps", "grid": "sweeps", "summarize": "sweeps", "format_table": "sweeps",
