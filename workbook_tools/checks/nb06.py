@@ -37,7 +37,7 @@ def _logistic(X, w):
     return cl.sigmoid(X @ w)
 
 
-def _logistic_backward(X, targets, outputs):
+def _logistic_backward(X, targets, outputs, w=None):
     return -(X.T @ (targets - outputs)) / len(X)
 
 
@@ -53,7 +53,7 @@ def verify_logistic(functions):
     compare("binary_cross_entropy(targets, outputs)", loss(T_BIN, out), _bce(T_BIN, out), hints=[
         (_bce(T_BIN, out) * len(XB), "the course's loss is the mean over the batch, not the sum")])
     numeric = central_differences(lambda v: _bce(T_BIN, _logistic(XB, v)), w)
-    compare("logistic_backward(X, targets, outputs)", backward(XB, T_BIN, out), numeric, rtol=1e-5, atol=1e-9, hints=[
+    compare("logistic_backward(X, targets, outputs, w)", backward(XB, T_BIN, out, w), numeric, rtol=1e-5, atol=1e-9, hints=[
         (-numeric, "the sign: dC/dw = -x (y - ŷ)"), (numeric * len(XB), "average over the batch: divide by N")])
     return "forward, the mean binary cross-entropy and its gradient (central differences), bias input included"
 
@@ -104,7 +104,7 @@ def _reference_train(w, X, Y, Xv, Yv, fns, *, lr, batch_size, epochs, shuffle, r
         for xb, yb in _loader(X, Y, batch_size, shuffle, rng):
             out = forward(xb, w)
             history["train_loss"].append(loss(yb, out))
-            w = w - lr * backward(xb, yb, out)
+            w = w - lr * backward(xb, yb, out, w)
             step += 1
             if step % every == 0:
                 vout = forward(Xv, w)
@@ -163,7 +163,7 @@ def _one_hot(Y, num_classes):
     return np.eye(num_classes)[np.asarray(Y).reshape(-1)]
 
 
-def _softmax_backward(X, targets, outputs):
+def _softmax_backward(X, targets, outputs, w=None):
     return -(X.T @ (targets - outputs)) / len(X)
 
 
@@ -182,7 +182,7 @@ def verify_softmax_regression(functions):
     compare("cross_entropy(targets, outputs)", loss(T_HOT, out), _ce(T_HOT, out), hints=[
         (_ce(T_HOT, out) * len(XB), "the mean over the batch, not the sum")])
     numeric = central_differences(lambda v: _ce(T_HOT, cl.softmax(XB @ v)), w)
-    compare("softmax_backward(X, targets, outputs)", backward(XB, T_HOT, out), numeric, rtol=1e-5, atol=1e-9, hints=[
+    compare("softmax_backward(X, targets, outputs, w)", backward(XB, T_HOT, out, w), numeric, rtol=1e-5, atol=1e-9, hints=[
         (-numeric, "the sign: dC/dw_jk = -x_j (y_k - ŷ_k)"), (numeric * len(XB), "average over the batch")])
     return "one-hot targets, the softmax, the mean cross-entropy and its gradient (central differences)"
 
@@ -247,14 +247,14 @@ EXERCISES = [
     Exercise("6.4", ["NTNU1-5"], "binary accuracy", verify_binary_accuracy, _acc, "the reference"),
     Exercise("6.5", ["NTNU1-6"], "the training loop with early stopping", verify_train,
              lambda w, X, Y, Xv, Yv, fns, **kw: _reference_train(w, X, Y, Xv, Yv, fns, **kw), "the reference loop"),
-    Exercise("6.7", ["NTNU1-8"], "softmax regression", verify_softmax_regression,
+    Exercise("6.8", ["NTNU1-8"], "softmax regression", verify_softmax_regression,
              (_one_hot, lambda X, w: cl.softmax(X @ w), _softmax_backward, _ce), "the reference functions"),
-    Exercise("6.9", ["NTNU1-13"], "L2 in the backward pass", verify_l2_backward,
+    Exercise("6.10", ["NTNU1-13"], "L2 in the backward pass", verify_l2_backward,
              lambda X, t, o, w, lam: _softmax_backward(X, t, o) + lam * w, "the reference"),
-    Exercise("6.11", ["NTNU2-3"], "the pixel statistics", verify_mean_std,
+    Exercise("6.13", ["NTNU2-3"], "the pixel statistics", verify_mean_std,
              lambda images: (float(np.mean(images)), float(np.std(images))), "numpy's mean and std"),
-    Exercise("6.12", ["NTNU2-7"], "the improved initialisation", verify_improved_weights,
+    Exercise("6.14", ["NTNU2-7"], "the improved initialisation", verify_improved_weights,
              lambda n_in, n_out, rng: cl.init_weights("fan_in", n_in, n_out, rng), "course_lib's fan_in"),
-    Exercise("6.13", ["NTNU2-9"], "momentum, the course's form", verify_momentum,
+    Exercise("6.15", ["NTNU2-9"], "momentum, the course's form", verify_momentum,
              lambda w, g, v, lr, mu: (w - lr * (g + mu * v), g + mu * v), "the reference"),
 ]
