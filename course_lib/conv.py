@@ -152,7 +152,8 @@ def conv_backward(dout, x, W, stride=1, pad="valid"):
 def _conv(x, W, b, stride, pad):
     pads, (Ho, Wo) = conv_geometry(x.shape, W.shape, stride, pad)
     cols = im2col(pad_images(x, pads), *W.shape[2:], stride)
-    out = W.reshape(len(W), -1) @ cols + b[:, None]  # (F, N·Ho·Wo): one row per kernel, one column per window
+    out = W.reshape(len(W), -1) @ cols  # (F, N·Ho·Wo): one row per kernel, one column per window
+    out += b[:, None]
     return out.reshape(len(W), len(x), Ho, Wo).transpose(1, 0, 2, 3), cols, pads, (Ho, Wo)
 
 
@@ -165,34 +166,32 @@ def _conv_grads(dout, cols, x_shape, W, stride, pads, out_hw, need_dx=True):
 
 def maxpool_forward(x, size=2):
     """Same as :func:`maxpool_forward_naive`."""
-    return _pool(x, size)[0]
+    check_pool_input(x, size)
+    first, *others = (entry for _, entry in _window_entries(x, size))
+    out = first.copy()
+    for entry in others:  # elementwise maxima of the size² shifted views
+        np.maximum(out, entry, out=out)
+    return out
 
 
-def maxpool_backward(dout, x, size=2):
-    """Same as :func:`maxpool_backward_naive`."""
-    return _unpool(dout, _pool(x, size)[1], x.shape, size)
-
-
-def _pool(x, size):
-    """The maxima and which entry of each window holds them (0 .. size²-1, row by row)."""
-    N, C, H, W = check_pool_input(x, size)
-    Ho, Wo = H // size, W // size
-    out, first = x[:, :, :Ho * size:size, :Wo * size:size].copy(), np.zeros((N, C, Ho, Wo), np.intp)
-    for k in range(1, size * size):  # the other entries of every window, one at a time
-        u, v = divmod(k, size)
-        entry = x[:, :, u:Ho * size:size, v:Wo * size:size]
-        first[entry > out] = k  # strictly larger: a tie keeps the first maximum
-        out = np.maximum(out, entry)
-    return out, first
-
-
-def _unpool(dout, first, x_shape, size):
-    dx = np.zeros(x_shape, dout.dtype)
-    Ho, Wo = dout.shape[2:]
-    for k in range(size * size):
-        u, v = divmod(k, size)
-        dx[:, :, u:Ho * size:size, v:Wo * size:size] = np.where(first == k, dout, 0)
+def maxpool_backward(dout, x, size=2, out=None):
+    """Same as :func:`maxpool_backward_naive`; ``out``: the forward pass's output, if kept."""
+    out = maxpool_forward(x, size) if out is None else out
+    dx, free = np.zeros(x.shape, dout.dtype), np.ones(out.shape, bool)  # free: maximum not found yet
+    for (rows, cols), entry in _window_entries(x, size):
+        first = free & (entry == out)  # entries in row-by-row order: the first maximum wins
+        free &= ~first
+        np.multiply(dout, first, out=dx[:, :, rows, cols])
     return dx
+
+
+def _window_entries(x, size):
+    """Entry (u, v) of every window, as one strided view ``(N, C, out_h, out_w)`` per (u, v)."""
+    Ho, Wo = x.shape[2] // size, x.shape[3] // size
+    for u in range(size):
+        for v in range(size):
+            where = slice(u, u + size * Ho, size), slice(v, v + size * Wo, size)
+            yield where, x[:, :, where[0], where[1]]
 
 
 # --- layers ----------------------------------------------------------------------------------
@@ -241,12 +240,11 @@ class MaxPool2D(Layer):
         self.size = int(size)
 
     def forward(self, x):
-        out, self.first = _pool(x, self.size)
-        self.x_shape = x.shape
-        return out
+        self.x, self.out = x, maxpool_forward(x, self.size)
+        return self.out
 
     def backward(self, dout, need_dx=True):
-        return _unpool(dout, self.first, self.x_shape, self.size)
+        return maxpool_backward(dout, self.x, self.size, self.out)
 
     def __repr__(self):
         return f"MaxPool2D({self.size})"
