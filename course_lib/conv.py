@@ -116,26 +116,39 @@ def check_pool_input(x, size):
     return x.shape
 
 
-# --- the fast path: every window a row of one matrix ----------------------------------------
+# --- the fast path: every window a column of one matrix ---------------------------------------
+#
+# Its arrays keep the batch as the last, contiguous axis in memory, (channels, height, width,
+# batch): a window then spans runs of width x batch numbers, and numpy copies and adds long
+# runs instead of rows of a few pixels. What the functions take and return are ordinary
+# (batch, channels, height, width) arrays, views of that memory (``batch_last`` undoes them).
+
+def batch_last(x):
+    """Images ``(N, C, H, W)`` seen as ``(C, H, W, N)``: free for the arrays these functions return."""
+    return x.transpose(1, 2, 3, 0)
+
 
 def im2col(xp, kh, kw, stride):
-    """Every ``kh x kw`` window of the padded images as one column: ``(C·kh·kw, N·out_h·out_w)``.
-
-    (Columns rather than rows: the copy then moves whole image rows at a time.)
-    """
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]  # (N, C, Ho, Wo, kh, kw)
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(xp.shape[1] * kh * kw, -1)
+    """Every ``kh x kw`` window of padded images ``(C, Hp, Wp, N)`` as one column: ``(C·kh·kw, out_h·out_w·N)``."""
+    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::stride, ::stride]  # (C, Ho, Wo, N, kh, kw)
+    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(xp.shape[0] * kh * kw, -1)
 
 
 def col2im(dcols, x_shape, W_shape, stride, pads, out_hw):
     """The inverse gather: add each column's gradient back onto the pixels its window covered."""
     (N, C, H, Wd), (_, _, kh, kw), (ph, pw), (Ho, Wo) = x_shape, W_shape, pads, out_hw
-    d = dcols.reshape(C, kh, kw, N, Ho, Wo)
-    dxp = np.zeros((C, N, H + 2 * ph, Wd + 2 * pw), dcols.dtype)
+    d = dcols.reshape(C, kh, kw, Ho, Wo, N)
+    dxp = np.zeros((C, H + 2 * ph, Wd + 2 * pw, N), dcols.dtype)
     for u in range(kh):  # kh·kw strided additions, each over the whole batch
         for v in range(kw):
-            dxp[:, :, u:u + stride * Ho:stride, v:v + stride * Wo:stride] += d[:, u, v]
-    return dxp[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3)
+            dxp[:, u:u + stride * Ho:stride, v:v + stride * Wo:stride] += d[:, u, v]
+    return dxp[:, ph:ph + H, pw:pw + Wd].transpose(3, 0, 1, 2)
+
+
+def padded(x, pads):
+    """Images as ``(C, H + 2·pad_h, W + 2·pad_w, N)``, zeros around them."""
+    (ph, pw) = pads
+    return np.pad(batch_last(x), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
 
 
 def conv_forward(x, W, b, stride=1, pad="valid"):
@@ -146,19 +159,19 @@ def conv_forward(x, W, b, stride=1, pad="valid"):
 def conv_backward(dout, x, W, stride=1, pad="valid"):
     """Same as :func:`conv_backward_naive`: dL/dx, dL/dW, dL/db."""
     pads, out_hw = conv_geometry(x.shape, W.shape, stride, pad)
-    return _conv_grads(dout, im2col(pad_images(x, pads), *W.shape[2:], stride), x.shape, W, stride, pads, out_hw)
+    return _conv_grads(dout, im2col(padded(x, pads), *W.shape[2:], stride), x.shape, W, stride, pads, out_hw)
 
 
 def _conv(x, W, b, stride, pad):
     pads, (Ho, Wo) = conv_geometry(x.shape, W.shape, stride, pad)
-    cols = im2col(pad_images(x, pads), *W.shape[2:], stride)
-    out = W.reshape(len(W), -1) @ cols  # (F, N·Ho·Wo): one row per kernel, one column per window
+    cols = im2col(padded(x, pads), *W.shape[2:], stride)
+    out = W.reshape(len(W), -1) @ cols  # (F, Ho·Wo·N): one row per kernel, one column per window
     out += b[:, None]
-    return out.reshape(len(W), len(x), Ho, Wo).transpose(1, 0, 2, 3), cols, pads, (Ho, Wo)
+    return out.reshape(len(W), Ho, Wo, len(x)).transpose(3, 0, 1, 2), cols, pads, (Ho, Wo)
 
 
 def _conv_grads(dout, cols, x_shape, W, stride, pads, out_hw, need_dx=True):
-    d = dout.transpose(1, 0, 2, 3).reshape(len(W), -1)  # (F, N·Ho·Wo), columns as in cols
+    d = batch_last(dout).reshape(len(W), -1)  # (F, Ho·Wo·N), columns as in cols
     dW = (d @ cols.T).reshape(W.shape)
     dx = col2im(W.reshape(len(W), -1).T @ d, x_shape, W.shape, stride, pads, out_hw) if need_dx else None
     return dx, dW, d.sum(axis=1)
@@ -168,7 +181,7 @@ def maxpool_forward(x, size=2):
     """Same as :func:`maxpool_forward_naive`."""
     check_pool_input(x, size)
     first, *others = (entry for _, entry in _window_entries(x, size))
-    out = first.copy()
+    out = np.copy(first)  # np.copy keeps the memory order (batch last) of x
     for entry in others:  # elementwise maxima of the size² shifted views
         np.maximum(out, entry, out=out)
     return out
@@ -177,11 +190,13 @@ def maxpool_forward(x, size=2):
 def maxpool_backward(dout, x, size=2, out=None):
     """Same as :func:`maxpool_backward_naive`; ``out``: the forward pass's output, if kept."""
     out = maxpool_forward(x, size) if out is None else out
-    dx, free = np.zeros(x.shape, dout.dtype), np.ones(out.shape, bool)  # free: maximum not found yet
+    dx, free = np.zeros_like(x, dout.dtype), np.ones_like(out, bool)  # free: maximum not found yet
+    d = np.empty_like(out, dout.dtype)
+    d[...] = dout  # in the memory order of x and out (batch last), so that the loop runs over matching memory
     for (rows, cols), entry in _window_entries(x, size):
         first = free & (entry == out)  # entries in row-by-row order: the first maximum wins
         free &= ~first
-        np.multiply(dout, first, out=dx[:, :, rows, cols])
+        np.multiply(d, first, out=dx[:, :, rows, cols])
     return dx
 
 
