@@ -14,10 +14,13 @@ from workbook_tools.editions import (
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS_MD = ROOT.parent / "shared" / "course" / "tasks.md"
-EXERCISE_NOTEBOOKS = ["01_derivatives.ipynb", "02_scalar_backprop.ipynb", "03_tensor_backprop.ipynb"]
+EXERCISE_NOTEBOOKS = ["01_derivatives.ipynb", "02_scalar_backprop.ipynb", "03_tensor_backprop.ipynb",
+                      "08_convolutional_networks.ipynb"]
 # The course tasks that notebooks 01-03 turn into exercises (tasks.md assigns the rest to 04-08).
 TASKS_01_03 = {f"VU-{i}" for i in range(1, 11)} | {"NTNU1-1", "NTNU1-2", "NTNU1-12", "NTNU2-1", "NTNU2-8",
                                                    "RICE-2", "RICE-3", "RICE-4", "RICE-5"}
+# Notebook 08: the convolutional network (tasks.md §5).
+TASKS_08 = {f"RICE-{i}" for i in range(18, 24)}
 
 
 def read(name):
@@ -65,12 +68,17 @@ def test_every_exercise_names_its_tasks_and_has_a_check(name):
     assert set(headings) == {m.get("exercise", m.get("check")) for m in checks + solutions}
 
 
-def test_every_task_of_notebooks_01_to_03_has_an_exercise():
+def test_every_task_of_the_exercise_notebooks_has_an_exercise():
     covered = {t for name in EXERCISE_NOTEBOOKS for c in read(name).cells
                if is_solution(c) or is_check(c) for t in c.metadata["workbook"]["tasks"]}
-    assert TASKS_01_03 <= covered, f"no exercise for {sorted(TASKS_01_03 - covered)}"
+    assert TASKS_01_03 | TASKS_08 <= covered, f"no exercise for {sorted((TASKS_01_03 | TASKS_08) - covered)}"
+    in_08 = {t for c in read("08_convolutional_networks.ipynb").cells
+             if is_solution(c) or is_check(c) for t in c.metadata["workbook"]["tasks"]}
+    assert in_08 == TASKS_08
     if TASKS_MD.exists() or os.environ.get("CI"):
-        catalogue = set(re.findall(r"^\| ((?:VU|NTNU1|NTNU2|RICE)-\d+) \|", TASKS_MD.read_text(), re.M))
+        text = TASKS_MD.read_text()
+        catalogue = set(re.findall(r"^\| ((?:VU|NTNU1|NTNU2|RICE)-\d+) \|", text, re.M))
+        catalogue |= set(re.findall(r"^- \*\*(RICE-\d+) ·", text, re.M))  # §5 lists RICE-18 ... RICE-23 this way
         assert covered <= catalogue, f"unknown task IDs {sorted(covered - catalogue)}"
 
 
