@@ -203,7 +203,8 @@ def equivalence(env, steps=20):
 
 
 def report(results, out=print):
-    out(f"\n{results['cores']} cores, {results['threads'] or 'default'} threads; float32, batches of {BATCH_SIZE}, Adam")
+    threads = results["threads"] or "default"
+    out(f"\n{results['cores']} cores, {threads} threads; float32, batches of {BATCH_SIZE}, Adam")
     for net, label in (("small", "scaled-down CNN, one epoch"), ("course", "course's CNN")):
         runs = results["runs"][net]
         steps = runs["numpy"][0]["steps"]

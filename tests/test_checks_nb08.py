@@ -113,7 +113,8 @@ def test_8_2_mistakes():
     assert_wrong("8.2", _backward(db_axes=(0, 1, 2, 3)), "db", "one number per kernel")
     assert_wrong("8.2", _backward(crop_one_side=True), "cut the padding off both sides")
     assert_wrong("8.2", _backward(swap_channels=True), "dx", "axes are swapped", "(out_channels, in_channels")
-    negated = lambda dout, x, W, stride=1, pad="valid": tuple(-g for g in conv.conv_backward(dout, x, W, stride, pad))  # noqa: E731
+    def negated(dout, x, W, stride=1, pad="valid"):
+        return tuple(-g for g in conv.conv_backward(dout, x, W, stride, pad))
     assert_wrong("8.2", negated, "sign")
     assert_wrong("8.2", lambda dout, x, W, stride=1, pad="valid": conv.conv_backward(dout, x, W, stride, pad)[:2],
                  "three arrays")
@@ -130,7 +131,8 @@ def test_8_3_mistakes():
     assert_wrong("8.3", lambda x: _windows(x).mean(axis=(3, 5)), "average pooling")
     assert_wrong("8.3", lambda x: _windows(x).min(axis=(3, 5)), "smallest")
     assert_wrong("8.3", lambda x: x[:, :, ::2, ::2][:, :, :x.shape[2] // 2, :x.shape[3] // 2], "top-left")
-    overlapping = lambda x: np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(2, 3)).max(axis=(4, 5))  # noqa: E731
+    def overlapping(x):
+        return np.lib.stride_tricks.sliding_window_view(x, (2, 2), axis=(2, 3)).max(axis=(4, 5))
     assert_wrong("8.3", overlapping, "shape", "do not overlap")
 
 

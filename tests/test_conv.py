@@ -29,7 +29,8 @@ def test_fast_convolution_agrees_with_the_loops(shape, kernel, stride, pad):
     out = conv.conv_forward_naive(x, W, b, stride, pad)
     np.testing.assert_allclose(conv.conv_forward(x, W, b, stride, pad), out, rtol=0, atol=1e-12)
     dout = np.random.default_rng(1).standard_normal(out.shape)
-    for fast, loop in zip(conv.conv_backward(dout, x, W, stride, pad), conv.conv_backward_naive(dout, x, W, stride, pad)):
+    loops = conv.conv_backward_naive(dout, x, W, stride, pad)
+    for fast, loop in zip(conv.conv_backward(dout, x, W, stride, pad), loops):
         assert fast.shape == loop.shape
         np.testing.assert_allclose(fast, loop, rtol=0, atol=1e-12)
 

@@ -78,7 +78,8 @@ def verify_conv_backward(conv_backward):
                         "db[f] sums dout[:, f] over the batch and every output position: dout.sum(axis=(0, 2, 3))")
         compare("db" + where, got[2], db)
         compare("dW" + where, got[1], dW, hints=[
-            (dW[:, :, ::-1, ::-1], "dW is flipped: dW[f, c, u, v] = Σ dout[n, f, i, j] · x_pad[n, c, i·s + u, j·s + v]"),
+            (dW[:, :, ::-1, ::-1], "dW is flipped: dW[f, c, u, v] = Σ dout[n, f, i, j]"
+                                   " · x_pad[n, c, i·s + u, j·s + v]"),
             (dW / len(x), "sum over the batch, don't average: the loss has averaged already")])
         compare("dx" + where, got[0], dx, hints=_dx_mistakes(dout, x, W, stride, pad),
                 otherwise="send each dout[n, f, i, j] back through the window it came from: dx_pad[n, :, window]"
@@ -102,7 +103,8 @@ def _dx_mistakes(dout, x, W, stride, pad):
                       " channels f; W is (out_channels, in_channels, kh, kw)"))
     if any(pads):
         dxp = _dx_padded(dout, x, W, stride, pad)
-        hints.append((dxp[:, :, :H, :Wd], "cut the padding off both sides: dx = dx_pad[:, :, pad:pad + H, pad:pad + W]"))
+        hints.append((dxp[:, :, :H, :Wd], "cut the padding off both sides:"
+                                          " dx = dx_pad[:, :, pad:pad + H, pad:pad + W]"))
     return hints
 
 
