@@ -51,6 +51,21 @@ def relu_grad(x):
     return (x > 0).astype(x.dtype)
 
 
+# Maas, Hannun and Ng (2013): a small slope for x < 0, so that no unit's gradient is exactly 0.
+LEAKY_SLOPE = 0.01
+
+
+def leaky_relu(x):
+    x = _float(x)
+    return np.where(x > 0, x, LEAKY_SLOPE * x)
+
+
+def leaky_relu_grad(x):
+    """1 where x > 0, else the slope 0.01."""
+    x = _float(x)
+    return np.where(x > 0, 1.0, LEAKY_SLOPE).astype(x.dtype)
+
+
 def improved_sigmoid(x):
     """1.7159 tanh(2x/3)."""
     return IMPROVED_A * np.tanh(IMPROVED_B * _float(x))
@@ -74,6 +89,7 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid, sigmoid_grad, lambda y: y * (1.0 - y)),
     "tanh": (tanh, tanh_grad, lambda y: 1.0 - y * y),
     "relu": (relu, relu_grad, lambda y: (y > 0).astype(y.dtype)),
+    "leaky_relu": (leaky_relu, leaky_relu_grad, lambda y: np.where(y > 0, 1.0, LEAKY_SLOPE).astype(y.dtype)),
     "improved_sigmoid": (improved_sigmoid, improved_sigmoid_grad,
                          lambda y: IMPROVED_B * (IMPROVED_A - y * y / IMPROVED_A)),
     "identity": (identity, identity_grad, np.ones_like),

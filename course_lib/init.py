@@ -20,11 +20,20 @@ def as_rng(rng) -> np.random.Generator:
 
 
 def _normal(std):
-    return lambda rng, n_in, n_out: rng.standard_normal((n_in, n_out)) * std(n_in, n_out)
+    return lambda rng, shape, n_in, n_out: rng.standard_normal(shape) * std(n_in, n_out)
 
 
 def _uniform(limit):
-    return lambda rng, n_in, n_out: rng.uniform(-limit(n_in, n_out), limit(n_in, n_out), (n_in, n_out))
+    return lambda rng, shape, n_in, n_out: rng.uniform(-limit(n_in, n_out), limit(n_in, n_out), shape)
+
+
+def truncated_normal(rng, shape, std=0.1):
+    """N(0, std²) with every draw beyond two standard deviations drawn again (TensorFlow's
+    ``truncated_normal``, which the Rice course's network uses with std 0.1)."""
+    w = rng.standard_normal(shape)
+    while (outside := np.abs(w) > 2.0).any():
+        w[outside] = rng.standard_normal(np.count_nonzero(outside))
+    return w * std
 
 
 INITIALIZERS = {
@@ -38,15 +47,26 @@ INITIALIZERS = {
     "glorot": _uniform(lambda n_in, n_out: np.sqrt(6.0 / (n_in + n_out))),
     # He: N(0, 2/fan_in), for ReLU, which zeroes half of its inputs.
     "he": _normal(lambda n_in, n_out: np.sqrt(2.0 / n_in)),
+    # the Rice course's CNN: a fixed spread, whatever the layer's size
+    "truncated_normal": lambda rng, shape, n_in, n_out: truncated_normal(rng, shape, 0.1),
 }
 ALIASES = {"improved": "fan_in", "lecun": "fan_in", "xavier": "glorot", "standard_normal": "normal"}
 
 
-def init_weights(name: str, n_in: int, n_out: int, rng, dtype=np.float64) -> np.ndarray:
-    """A weight matrix ``(n_in, n_out)`` drawn by the initialiser ``name``."""
+def init_weights(name: str, n_in: int, n_out: int, rng, dtype=np.float64, shape=None) -> np.ndarray:
+    """A weight matrix ``(n_in, n_out)`` drawn by the initialiser ``name`` (or an array of
+    ``shape`` with those fan-in and fan-out)."""
     key = ALIASES.get(name, name)
     if key not in INITIALIZERS:
         raise ValueError(f"unknown initialiser {name!r}; choose one of {', '.join([*INITIALIZERS, *ALIASES])}")
     if int(n_in) < 1 or int(n_out) < 1:
         raise ValueError(f"layer sizes must be positive, got {n_in} -> {n_out}")
-    return INITIALIZERS[key](as_rng(rng), int(n_in), int(n_out)).astype(dtype, copy=False)
+    shape = (int(n_in), int(n_out)) if shape is None else tuple(shape)
+    return INITIALIZERS[key](as_rng(rng), shape, int(n_in), int(n_out)).astype(dtype, copy=False)
+
+
+def init_kernel(name: str, shape, rng, dtype=np.float64) -> np.ndarray:
+    """Convolution kernels ``(out_channels, in_channels, kh, kw)``: each output sums
+    in_channels·kh·kw inputs (the fan-in); each input reaches out_channels·kh·kw outputs."""
+    F, C, kh, kw = shape
+    return init_weights(name, C * kh * kw, F * kh * kw, rng, dtype, shape=shape)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import activation
-from .init import init_weights
+from .init import as_rng, init_weights
 
 
 def float_dtype(dtype) -> np.dtype:
@@ -23,6 +23,8 @@ def float_dtype(dtype) -> np.dtype:
 
 class Layer:
     """Base class: a layer without parameters."""
+
+    training = True  # Sequential.train()/eval() switch it; only Dropout behaves differently
 
     def __init__(self):
         self.params, self.grads = {}, {}
@@ -51,9 +53,10 @@ class Linear(Layer):
         self.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
 
     @classmethod
-    def init(cls, n_in, n_out, *, rng, init="fan_in", dtype=np.float64):
-        """A layer with weights from the initialiser ``init`` and zero biases."""
-        return cls(init_weights(init, n_in, n_out, rng, float_dtype(dtype)))
+    def init(cls, n_in, n_out, *, rng, init="fan_in", bias=0.0, dtype=np.float64):
+        """A layer with weights from the initialiser ``init`` and every bias ``bias``."""
+        W = init_weights(init, n_in, n_out, rng, float_dtype(dtype))
+        return cls(W, np.full(n_out, bias, W.dtype))
 
     @property
     def shape(self):
@@ -103,6 +106,47 @@ class Activation(Layer):
 
     def __repr__(self):
         return f"Activation({self.name!r})"
+
+
+class Flatten(Layer):
+    """Images ``(batch, channels, height, width)`` -> rows ``(batch, channels·height·width)``."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dout, need_dx=True):
+        return dout.reshape(self.shape)
+
+    def __repr__(self):
+        return "Flatten()"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each unit is zeroed with probability ``rate`` and the
+    survivors are scaled by 1/(1 - rate), so that evaluation, which keeps every unit and
+    scales nothing, sees the same expected input. The masks are drawn from ``rng``."""
+
+    def __init__(self, rate=0.5, *, rng):
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"the dropout rate must be in [0, 1), got {rate!r} (keep probability = 1 - rate)")
+        self.rate, self.rng, self.mask = float(rate), as_rng(rng), None
+        self.frozen = False  # True: reuse the last mask (gradient checks need one fixed network)
+
+    def forward(self, x):
+        if not self.training:
+            self.mask = None
+            return x
+        if not (self.frozen and self.mask is not None and self.mask.shape == x.shape):
+            self.mask = (self.rng.random(x.shape) >= self.rate).astype(x.dtype) / (1.0 - self.rate)
+        return x * self.mask
+
+    def backward(self, dout, need_dx=True):
+        return dout if self.mask is None else dout * self.mask
+
+    def __repr__(self):
+        return f"Dropout({self.rate})"
 
 
 def Sigmoid():

@@ -1,6 +1,7 @@
 """A network as a list of layers with a loss on top (notebooks 03, 04 and 07)."""
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
@@ -81,6 +82,31 @@ class Sequential:
                 layer.grads[key] = layer.grads[key].astype(dtype, copy=False)
         return self
 
+    # --- training or evaluating ---------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return all(layer.training for layer in self.layers)
+
+    def train(self, on: bool = True) -> "Sequential":
+        """Training mode (the default): dropout drops units. ``train(False)``: evaluation mode."""
+        for layer in self.layers:
+            layer.training = bool(on)
+        return self
+
+    def eval(self) -> "Sequential":
+        """Evaluation mode: every unit is kept (what predictions and validation use)."""
+        return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """``with net.evaluating():`` evaluation mode inside, the previous mode afterwards."""
+        was = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was)
+
     # --- the passes -------------------------------------------------------------
     def forward(self, x):
         """Logits for ``x`` of shape ``(features,)`` or ``(batch, features)``."""
@@ -126,11 +152,13 @@ class Sequential:
         return logits.argmax(axis=-1)
 
     def predict(self, x):
-        """Predicted class labels ``(batch,)``."""
-        return self.classify(self.forward(x))
+        """Predicted class labels ``(batch,)`` (in evaluation mode, like every prediction)."""
+        with self.evaluating():
+            return self.classify(self.forward(x))
 
     def predict_proba(self, x):
-        z = self.forward(x)
+        with self.evaluating():
+            z = self.forward(x)
         return sigmoid(z.reshape(z.shape[:-1])) if self.output == "sigmoid" else softmax(z)
 
     def accuracy(self, x, y) -> float:

@@ -175,6 +175,7 @@ class Trainer(Loop):
         self.validating = val is not None
         steps_per_epoch = math.ceil(len(X) / self.batch_size)
         val_every = int(self.val_every or steps_per_epoch)
+        self.model.train()  # dropout on while training; evaluate() switches it off for its passes
         with self.running(steps_per_epoch):
             for self.epoch in range(self.epochs):
                 for xb, yb in batches(X, y, self.batch_size, self.rng):
@@ -188,6 +189,7 @@ class Trainer(Loop):
                     self.end_epoch()
                 if self.stopping:
                     break
+        self.model.eval()  # a trained model predicts with every unit
         return self.history
 
     def train_step(self, xb, yb) -> None:
@@ -312,15 +314,19 @@ def batches(X, y, batch_size: int, rng=None):
             yield X[idx], y[idx]
 
 
-def evaluate(model, X, y, chunk: int = 8192):
-    """Mean data loss (no L2 penalty) and accuracy of ``model`` on ``(X, y)``, a chunk at a time."""
+def evaluate(model, X, y, chunk: int | None = None):
+    """Mean data loss (no L2 penalty) and accuracy of ``model`` on ``(X, y)``, a chunk at a time,
+    in evaluation mode (no dropout)."""
     if len(X) == 0:
         raise ValueError("cannot evaluate on an empty data set")
+    # images through a convolution need C·k² floats per pixel in im2col: smaller chunks
+    chunk = chunk or (8192 if np.ndim(X) == 2 else 250)
     total = correct = 0.0
-    for s in range(0, len(X), chunk):
-        logits = model.forward(X[s:s + chunk])
-        total += model.loss_fn(logits, y[s:s + chunk])[0] * len(logits)
-        correct += np.count_nonzero(model.classify(logits) == y[s:s + chunk])
+    with model.evaluating() if hasattr(model, "evaluating") else contextlib.nullcontext():
+        for s in range(0, len(X), chunk):
+            logits = model.forward(X[s:s + chunk])
+            total += model.loss_fn(logits, y[s:s + chunk])[0] * len(logits)
+            correct += np.count_nonzero(model.classify(logits) == y[s:s + chunk])
     return total / len(X), correct / len(X)
 
 
@@ -333,11 +339,14 @@ def check_data(name, data, model, dtype):
     X = np.asarray(X)
     if X.dtype.kind not in "iuf":
         raise TypeError(f"{name} X must hold numbers, got dtype {X.dtype}; convert it with np.asarray(X, float)")
-    if X.ndim != 2:
-        raise ValueError(f"{name} X must be (instances, features), got shape {X.shape}; flatten images first")
-    n_in = next(l for l in model.layers if isinstance(l, Linear)).shape[0]
-    if X.shape[1] != n_in:
-        raise ValueError(f"{name} X has {X.shape[1]} features but the network's first layer takes {n_in}")
+    if isinstance(model.layers[0], Linear):
+        if X.ndim != 2:
+            raise ValueError(f"{name} X must be (instances, features), got shape {X.shape}; flatten images first")
+        n_in = model.layers[0].shape[0]
+        if X.shape[1] != n_in:
+            raise ValueError(f"{name} X has {X.shape[1]} features but the network's first layer takes {n_in}")
+    elif X.ndim < 2:  # other first layers (a convolution) check the shape of what they get
+        raise ValueError(f"{name} X must hold one instance per row (instances, ...), got shape {X.shape}")
     y = check_labels(y, model.num_classes)
     if y.shape != (len(X),):
         raise ValueError(f"{name} y must have shape ({len(X)},) to match X, got {y.shape}")

@@ -67,7 +67,8 @@ def test_the_notebook_solution_passes(exercise):
 
 
 def test_every_exercise_with_code_is_tested_here():
-    assert set(ANSWERS) == set(EXERCISES)
+    # notebook 08's exercises are tested in test_checks_nb08.py
+    assert set(ANSWERS) == {e for e in EXERCISES if e.split(".")[0] in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))

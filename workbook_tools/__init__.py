@@ -7,7 +7,8 @@ this package holds what serves the notebooks. It may import ``course_lib``;
 ===================  ===========================================================
 ``panel``            live training panels: controls, Train/Stop, live curves
 ``plots``            the figures the notebooks share (``plot_history``, ...)
-``diagrams``         drawings of small networks
+``diagrams``         drawings of small networks and of a network's computational graph
+``monitor``          statistics and histograms of every layer during training (``tensorboard``: as event files)
 ``sweeps``           seeded runs over a grid of settings on every core
 ``mnist``            MNIST: download, verify, cache, the courses' splits
 ``progress``         a progress-bar callback
@@ -33,7 +34,8 @@ _EXPORTS = {
     "TrainingPanel": "panel", "LogSlider": "panel", "FloatSlider": "panel", "IntSlider": "panel",
     "Dropdown": "panel", "Toggle": "panel", "Text": "panel", "describe_values": "panel", "mlp_estimate": "panel",
     "plot_history": "plots", "plot_decision_boundary": "plots", "show_weight_images": "plots",
-    "smooth_curve": "plots", "draw_network": "diagrams",
+    "smooth_curve": "plots", "draw_network": "diagrams", "draw_computational_graph": "diagrams",
+    "Monitor": "monitor",
     "sweep": "sweeps", "grid": "sweeps", "summarize": "sweeps", "format_table": "sweeps",
     "load_mnist": "mnist", "mnist_splits": "mnist", "ProgressBar": "progress",
     "FusedTrainer": "fast", "fused_train": "fast",

@@ -43,3 +43,70 @@ def draw_network(sizes, weights=None, *, ax=None, layer_names=None, node_labels=
     ax.set_ylim(-max(sizes) / 2 - 0.2, max(sizes) / 2 + 0.7)
     ax.axis("off")
     return ax
+
+
+def draw_computational_graph(model, input_shape, *, ax=None, optimizer="optimiser step"):
+    """The network's computational graph: the main data path (input -> layers -> loss) in a
+    column, and the bookkeeping nodes (parameters, gradients, optimiser, metrics, logging,
+    checkpoints) apart on the right, as TensorBoard draws "auxiliary nodes": each is
+    connected to many main nodes, and drawn inline it would hide the data path."""
+    import matplotlib.pyplot as plt
+
+    from .monitor import layer_names
+
+    x, main = np.zeros((1, *input_shape)), [("input x", tuple(input_shape), False)]
+    with model.evaluating():
+        for layer, name in zip(model.layers, layer_names(model)):
+            x = layer.forward(x)
+            main.append((_short(layer, name), x.shape[1:], bool(layer.params)))
+    main.append(("softmax cross-entropy loss", (), False))
+    n = len(main)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 0.55 * n + 1))
+    box = dict(boxstyle="round,pad=0.3", fc="#e8f0fb", ec="C0")
+    aux_box = dict(boxstyle="round,pad=0.3", fc="#f3f3f3", ec="0.5", ls="--")
+    ys = -np.arange(n, dtype=float)
+    for i, (label, shape, _) in enumerate(main):
+        ax.text(0, ys[i], label + (f"   {shape}" if shape else ""), ha="center", va="center", fontsize=8.5, bbox=box)
+        if i:
+            ax.annotate("", (0, ys[i] + 0.28), (0, ys[i - 1] - 0.28), arrowprops=dict(arrowstyle="->", color="C0"))
+    aux = {"labels y": ys[-1], "metrics: accuracy": ys[-1] - 1.1, "backward pass: gradients": ys[-2] - 0.2,
+           optimizer: ys[-4], "parameters (initialiser)": ys[n // 2], "checkpoint: get_params": ys[n // 2 - 2],
+           "logging: Monitor / TensorBoard": ys[3]}
+    for label, y in aux.items():
+        ax.text(3.4, y, label, ha="center", va="center", fontsize=8.5, bbox=aux_box)
+
+    def link(y0, y1, **kw):
+        ax.annotate("", (0.9, y1), (2.45, y0), arrowprops=dict(arrowstyle="->", color="0.55", lw=0.8, ls="--", **kw))
+
+    link(aux["labels y"], ys[-1])
+    link(aux["metrics: accuracy"], ys[-2])
+    for i, (_, _, has_params) in enumerate(main):
+        if has_params:
+            link(aux["parameters (initialiser)"], ys[i])
+        if i in range(1, n - 1):
+            link(aux["logging: Monitor / TensorBoard"], ys[i], alpha=0.5)
+    for a, b in (("backward pass: gradients", optimizer), (optimizer, "parameters (initialiser)"),
+                 ("parameters (initialiser)", "checkpoint: get_params")):
+        ax.annotate("", (3.4, aux[b] + (0.3 if aux[b] < aux[a] else -0.3)), (3.4, aux[a]),
+                    arrowprops=dict(arrowstyle="->", color="0.45", lw=0.9))
+    ax.annotate("", (3.4, aux["backward pass: gradients"] - 0.3), (0.9, ys[-1]),
+                arrowprops=dict(arrowstyle="->", color="0.45", lw=0.9, connectionstyle="arc3,rad=0.3"))
+    ax.text(0, 0.8, "main graph: the data path", ha="center", fontsize=10, color="C0", weight="bold")
+    ax.text(3.4, 0.8, "auxiliary nodes: bookkeeping", ha="center", fontsize=10, color="0.35", weight="bold")
+    ax.set_xlim(-2.6, 5.2)
+    ax.set_ylim(ys[-1] - 1.7, 1.3)
+    ax.axis("off")
+    return ax
+
+
+def _short(layer, name):
+    """A short label for a layer in the graph: "conv1 5x5, 1->8", "pool1 max 2x2", "fc1 784->128"."""
+    W = layer.params.get("W")
+    if W is not None and W.ndim == 4:
+        return f"{name}: conv {W.shape[2]}x{W.shape[3]}, {W.shape[1]}->{W.shape[0]}"
+    if W is not None:
+        return f"{name}: dense {W.shape[0]}->{W.shape[1]}"
+    if name and name.startswith("pool"):
+        return f"{name}: max {layer.size}x{layer.size}"
+    return name or repr(layer).lower().replace("()", "")
