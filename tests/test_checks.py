@@ -3,6 +3,7 @@
 The solutions are taken from the committed notebooks (the solution edition), so
 the code a student is shown after the fact is the code the checks accept.
 """
+import ast
 import copy
 import math
 from pathlib import Path
@@ -18,7 +19,15 @@ from workbook_tools.checks.core import Fallback
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {"1": "01_derivatives.ipynb", "2": "02_scalar_backprop.ipynb", "3": "03_tensor_backprop.ipynb",
-             "4": "04_batched_training.ipynb"}
+             "4": "04_batched_training.ipynb", "5": "05_analysis_experiments.ipynb", "6": "06_regularisation.ipynb", "7": "07_decision_boundaries.ipynb"}
+
+
+def _only_definitions(source):
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in body)
 
 
 def _solutions(notebook):
@@ -26,7 +35,8 @@ def _solutions(notebook):
     namespace = {"np": np, "cl": cl, "math": math}
     nb = nbformat.read(ROOT / "notebooks" / notebook, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+        helper = cell.cell_type == "code" and _only_definitions(cell.source)  # e.g. starter_params
+        if helper or (cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")):
             exec(compile(cell.source, notebook, "exec"), namespace)
     return namespace
 
@@ -35,7 +45,9 @@ SOLUTIONS = {number: _solutions(name) for number, name in NOTEBOOKS.items()}
 
 
 def solution(exercise, name):
-    return SOLUTIONS[exercise.split(".")[0]][name]
+    """The solution's function, or a tuple of them for an exercise that checks several."""
+    found = SOLUTIONS[exercise.split(".")[0]]
+    return tuple(found[n] for n in name) if isinstance(name, tuple) else found[name]
 
 
 def verdict(exercise, answer):
@@ -56,7 +68,12 @@ ANSWERS = {"1.1": "dl_dy", "1.2": "softmax_jacobian", "1.3": "dl_do", "1.4": "dl
            "2.1": "forward", "2.2": "loss", "2.3": "backward", "2.4": "sgd_step", "2.5": "train",
            "3.1": "forward", "3.2": "backward", "3.3": "sgd_epoch",
            "4.1": "forward_batch", "4.2": "backward_batch", "4.3": "shape_table", "4.4": "tensor_mib",
-           "4.5": "train_by_hand"}
+           "4.5": "train_by_hand", "5.1": "TrainingSetProbe", "5.3": "mean_and_spread",
+           "6.1": "pre_process_images", "6.2": ("logistic_forward", "logistic_backward", "binary_cross_entropy"),
+           "6.3": "batch_loader", "6.4": "binary_accuracy", "6.5": "train",
+           "6.8": ("one_hot_encode", "softmax_forward", "softmax_backward", "cross_entropy"),
+           "6.10": "l2_backward", "6.13": "pixel_mean_std", "6.14": "improved_weights", "6.15": "momentum_step",
+           "7.2": "feedforward", "7.3": "calculate_loss", "7.4": "backprop", "7.5": "fit_model", "7.7": "DeepNetwork"}
 
 
 @pytest.mark.parametrize("exercise", sorted(ANSWERS, key=lambda e: tuple(map(int, e.split(".")))))
@@ -76,7 +93,9 @@ def test_a_stub_is_not_attempted_yet_never_a_traceback(exercise):
     def stub(*args, **kwargs):
         raise NotImplementedError(f"Exercise {exercise}: write it")
 
-    result = verdict(exercise, stub)
+    fallback = EXERCISES[exercise].fallback
+    answer = tuple(stub for _ in fallback) if isinstance(fallback, tuple) else stub
+    result = verdict(exercise, answer)
     assert result.status == NOT_ATTEMPTED and "not attempted yet" in result.text()
 
 
@@ -444,3 +463,221 @@ def test_4_5_mistakes():
     assert_wrong("4.5", fixed_order, "new order every epoch")
     assert_wrong("4.5", drops_last_batch, "smaller")
     assert_wrong("4.5", uphill, "each epoch")
+
+
+# --- notebook 05 ------------------------------------------------------------------------
+
+def test_5_1_mistakes():
+    class DuringTheEpoch(cl.Callback):  # measures after every step: too many values
+        def __init__(self, X, y):
+            self.X, self.y, self.loss, self.acc = X, y, [], []
+
+        def on_step_end(self, loop):
+            loss, acc = cl.evaluate(loop.model, self.X, self.y)
+            self.loss.append(loss)
+            self.acc.append(acc)
+
+    class Forgets(cl.Callback):  # never stores anything
+        def __init__(self, X, y):
+            self.X, self.y, self.loss, self.acc = X, y, [], []
+
+        def on_epoch_end(self, loop):
+            cl.evaluate(loop.model, self.X, self.y)
+
+    class SwappedPair(cl.Callback):  # evaluate returns (loss, accuracy), not the other way round
+        def __init__(self, X, y):
+            self.X, self.y, self.loss, self.acc = X, y, [], []
+
+        def on_epoch_end(self, loop):
+            acc, loss = cl.evaluate(loop.model, self.X, self.y)
+            self.loss.append(loss)
+            self.acc.append(acc)
+
+    assert_wrong("5.1", DuringTheEpoch, "3 values", "on_epoch_end")
+    assert_wrong("5.1", Forgets, "3 values")
+    assert_wrong("5.1", SwappedPair, "probe.loss")
+
+
+def test_5_3_mistakes():
+    assert_wrong("5.3", lambda c: (np.mean(c, axis=1), np.std(c, axis=1)), "axis 0")
+    assert_wrong("5.3", lambda c: (np.mean(c, axis=0), np.std(c, axis=0, ddof=1)), "ddof=0")
+    assert_wrong("5.3", lambda c: (np.mean(c, axis=0), np.var(c, axis=0)), "square root")
+    assert_wrong("5.3", lambda c: np.mean(c, axis=0), "pair")
+
+
+# --- notebook 06 ------------------------------------------------------------------------
+
+def test_6_1_and_6_2_mistakes():
+    assert_wrong("6.1", lambda X: np.hstack([X / 255, np.ones((len(X), 1))]), "[-1, 1]")
+    assert_wrong("6.1", lambda X: np.hstack([np.ones((len(X), 1)), X / 127.5 - 1]), "last")
+    assert_wrong("6.1", lambda X: X / 127.5 - 1, "bias")
+    fwd, bwd, loss = solution("6.2", ("logistic_forward", "logistic_backward", "binary_cross_entropy"))
+    assert_wrong("6.2", (lambda X, w: X @ w, bwd, loss), "sigmoid")
+    assert_wrong("6.2", (fwd, lambda X, t, o, w: X.T @ (t - o) / len(X), loss), "sign")
+    assert_wrong("6.2", (fwd, lambda X, t, o, w: -X.T @ (t - o), loss), "average")
+    assert_wrong("6.2", (fwd, bwd, lambda t, o: len(t) * loss(t, o)), "mean over the batch")
+
+
+def test_6_3_to_6_5_mistakes():
+    def keeps_last(X, Y, batch_size, shuffle, rng):
+        order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+        for s in range(0, len(X), batch_size):
+            yield X[order[s:s + batch_size]], Y[order[s:s + batch_size]]
+
+    def never_shuffles(X, Y, batch_size, shuffle, rng):
+        for s in range(0, len(X) - batch_size + 1, batch_size):
+            yield X[s:s + batch_size], Y[s:s + batch_size]
+
+    def mixed_up(X, Y, batch_size, shuffle, rng):
+        order = rng.permutation(len(X)) if shuffle else np.arange(len(X))
+        for s in range(0, len(X) - batch_size + 1, batch_size):
+            yield X[s:s + batch_size], Y[order[s:s + batch_size]]
+
+    assert_wrong("6.3", keeps_last, "drops the last")
+    assert_wrong("6.3", never_shuffles, "stored order")
+    assert_wrong("6.3", mixed_up, "belong together")
+    assert_wrong("6.4", lambda t, o: float(np.mean((o > 0.5) == (t == 1))), "counts as class 1")
+    assert_wrong("6.4", lambda t, o: int(np.sum((o >= 0.5) == (t == 1))), "fraction")
+    assert_wrong("6.4", lambda t, o: float(np.mean((o < 0.5) == (t == 1))), "equal to the targets")
+
+    from workbook_tools.checks import nb06
+
+    def course_loop(by="loss", keep_best=True):
+        def train(w, X, Y, Xv, Yv, fns, *, lr, batch_size, epochs, shuffle, rng, patience=None):
+            forward, backward, loss, accuracy = fns
+            every = (len(X) // batch_size) // 5
+            h = {"train_loss": [], "val_step": [], "val_loss": [], "val_acc": []}
+            best, best_w, bad, step = np.inf, w.copy(), 0, 0
+            for _ in range(epochs):
+                for xb, yb in nb06._loader(X, Y, batch_size, shuffle, rng):
+                    out = forward(xb, w)
+                    h["train_loss"].append(loss(yb, out))
+                    w = w - lr * backward(xb, yb, out, w)
+                    step += 1
+                    if step % every == 0:
+                        vout = forward(Xv, w)
+                        h["val_step"].append(step)
+                        h["val_loss"].append(loss(Yv, vout))
+                        h["val_acc"].append(accuracy(Yv, vout))
+                        score = h["val_loss"][-1] if by == "loss" else -h["val_acc"][-1]
+                        if score < best:
+                            best, best_w, bad = score, w.copy(), 0
+                        else:
+                            bad += 1
+                            if patience is not None and bad >= patience:
+                                return (best_w if keep_best else w), h
+            return (best_w if patience is not None and keep_best else w), h
+        return train
+
+    by_accuracy = course_loop(by="acc")       # E-N1-3: early stopping on the accuracy
+    last_weights = course_loop(keep_best=False)
+
+    def every_epoch(w, X, Y, Xv, Yv, fns, **kw):
+        w, h = nb06._reference_train(w, X, Y, Xv, Yv, fns, **kw)
+        keep = [i for i, s in enumerate(h["val_step"]) if s % (len(X) // kw["batch_size"]) == 0]
+        return w, {k: ([v[i] for i in keep] if k != "train_loss" else v) for k, v in h.items()}
+
+    assert_wrong("6.5", by_accuracy, "E-N1-3")
+    assert_wrong("6.5", every_epoch, "fifth of an epoch")
+    assert_wrong("6.5", last_weights, "best check")
+
+
+def test_6_8_to_6_15_mistakes():
+    onehot, fwd, bwd, loss = solution("6.8", ("one_hot_encode", "softmax_forward", "softmax_backward", "cross_entropy"))
+    assert_wrong("6.8", (onehot, lambda X, w: np.exp(X @ w) / np.exp(X @ w).sum(axis=0), bwd, loss), "axis=1")
+    assert_wrong("6.8", (onehot, fwd, lambda X, t, o, w: X.T @ (t - o) / len(X), loss), "sign")
+    assert_wrong("6.8", (onehot, fwd, bwd, lambda t, o: len(t) * loss(t, o)), "mean over the batch")
+    assert_wrong("6.8", (lambda Y, k: np.eye(k)[np.asarray(Y).reshape(-1) - 1], fwd, bwd, loss), "a one in")
+    assert_wrong("6.10", lambda X, t, o, w, lam: bwd(X, t, o, w) + 2 * lam * w, "E-N1-4")
+    assert_wrong("6.10", lambda X, t, o, w, lam: bwd(X, t, o, w), "add the penalty")
+    assert_wrong("6.10", lambda X, t, o, w, lam: bwd(X, t, o, w) - lam * w, "towards 0")
+    images = lambda im: np.asarray(im, float)  # noqa: E731
+    assert_wrong("6.13", lambda im: (images(im).mean(), images(im).std(ddof=1)), "ddof=0")
+    assert_wrong("6.13", lambda im: (images(im).mean(axis=0).mean(), images(im).mean(axis=0).std()), "all pixels")
+    assert_wrong("6.13", lambda im: (images(im).mean(), images(im).var()), "square root")
+    assert_wrong("6.14", lambda n_in, n_out, rng: rng.standard_normal((n_in, n_out)) / n_in, "std is 1/√fan-in")
+    assert_wrong("6.14", lambda n_in, n_out, rng: rng.uniform(-1, 1, (n_in, n_out)), "normal distribution")
+    assert_wrong("6.14", lambda n_in, n_out, rng: rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), "inputs, outputs")
+    assert_wrong("6.14", lambda n_in, n_out, rng: rng.uniform(-1, 1, (n_in, n_out)) * np.sqrt(3 / n_in), "uniform")
+    assert_wrong("6.15", lambda w, g, d, lr, gamma: (w + lr * (g + gamma * d), g + gamma * d), "against")
+    assert_wrong("6.15", lambda w, g, d, lr, gamma: (w - lr * g, g + gamma * d), "Δw(t)")
+    assert_wrong("6.15", lambda w, g, d, lr, gamma: (w - (g + gamma * d), g + gamma * d), "Δw(t)")
+
+
+# --- notebook 07 ------------------------------------------------------------------------
+
+def test_7_2_to_7_5_mistakes():
+    from workbook_tools.checks import nb07
+
+    def columns(X, params, act):
+        c = nb07._forward(X, params, act)
+        return {**c, "probs": np.exp(c["z2"]) / np.exp(c["z2"]).sum(axis=0)}
+
+    def no_bias(X, params, act):
+        return nb07._forward(X, {**params, "b1": 0 * params["b1"]}, act)
+
+    assert_wrong("7.2", columns, "axis=1")
+    assert_wrong("7.2", no_bias, "b1")
+    assert_wrong("7.2", lambda X, params, act: nb07._forward(X, params, "tanh" if act != "tanh" else "relu"), "ACTIVATIONS")
+    ref_loss = nb07._loss
+
+    def no_penalty(X, y, params, act, lam):
+        return ref_loss(X, y, params, act, 0.0)
+
+    assert_wrong("7.3", no_penalty, "penalty")
+    assert_wrong("7.3", lambda X, y, params, act, lam: ref_loss(X, y, params, act, lam) * len(y), "divided by")
+    assert_wrong("7.3", lambda X, y, params, act, lam: ref_loss(X, y, params, act, 0) + lam / 2 * (
+        np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)), "inside the 1/N")
+
+    def mean_grad(X, y, cache, params, act, lam):
+        return tuple(g / len(y) for g in nb07._backprop(X, y, cache, params, act, lam))
+
+    def no_reg(X, y, cache, params, act, lam):
+        return nb07._backprop(X, y, cache, params, act, 0.0)
+
+    def bias_reg(X, y, cache, params, act, lam):
+        dW1, db1, dW2, db2 = nb07._backprop(X, y, cache, params, act, lam)
+        return dW1, db1 + lam * params["b1"], dW2, db2 + lam * params["b2"]
+
+    assert_wrong("7.4", mean_grad, "E-R-3")
+    assert_wrong("7.4", no_reg, "penalty")
+    assert_wrong("7.4", lambda X, y, c, p, a, lam: nb07._backprop(X, y, c, p, a, lam)[::-1], "shape")
+    assert_wrong("7.4", lambda X, y, c, p, a, lam: nb07._backprop(X, y, c, p, a, lam)[:3], "dW1, db1")
+
+    def other_seed(X, y, H, act, epsilon=0.01, num_passes=20000, lam=0.01, seed=0):
+        return nb07._fit(X, y, H, act, epsilon, num_passes, lam, seed + 1)
+
+    def loss_before_step(X, y, H, act, epsilon=0.01, num_passes=20000, lam=0.01, seed=0):
+        params, losses = nb07.starter_params(H, seed), {}
+        for i in range(num_passes):
+            if i % 1000 == 0:
+                losses[i] = nb07._loss(X, y, params, act, lam)
+            grads = nb07._backprop(X, y, nb07._forward(X, params, act), params, act, lam)
+            for name, g in zip(("W1", "b1", "W2", "b2"), grads):
+                params[name] -= epsilon * g
+        return params, losses
+
+    assert_wrong("7.5", other_seed, "seed 0")
+    assert_wrong("7.5", loss_before_step, "after the step")
+    assert_wrong("7.5", lambda X, y, H, act, epsilon=0.01, num_passes=20000, lam=0.01, seed=0:
+                 nb07._fit(X, y, H, act, epsilon * 2, num_passes, lam, seed), "differs")
+
+
+def test_7_7_mistakes():
+    Net = solution("7.7", "DeepNetwork")
+
+    class NoPenaltyGradient(Net):
+        def gradients(self, X, y):
+            return [{"W": g["W"] - layer.lam * layer.W, "b": g["b"]} for g, layer in zip(super().gradients(X, y), self.layers)]
+
+    class Summed(Net):
+        def gradients(self, X, y):
+            return [{k: v * len(y) for k, v in g.items()} for g in super().gradients(X, y)]
+
+    class NoLoss:
+        def __init__(self, *args):
+            self.layers = []
+
+    assert_wrong("7.7", NoPenaltyGradient, "λW")
+    assert_wrong("7.7", Summed, "times what it should be")
+    assert_wrong("7.7", NoLoss, "loss(X, y)")

@@ -21,6 +21,7 @@ TASKS = {
     "02_scalar_backprop.ipynb": {"VU-5", "VU-6", "VU-7", "VU-8", "NTNU2-1"},
     "03_tensor_backprop.ipynb": {"VU-9", "VU-10"},
     "04_batched_training.ipynb": {"VU-11", "VU-12", "VU-13", "NTNU2-2", "NTNU2-4"},
+    "05_analysis_experiments.ipynb": {"VU-14", "VU-15", "VU-16", "VU-17"},
     "06_regularisation.ipynb": {f"NTNU1-{i}" for i in (3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16)}
                                | {f"NTNU2-{i}" for i in (3, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15)},
     "07_decision_boundaries.ipynb": {"RICE-1", "NTNU2-13"} | {f"RICE-{i}" for i in range(6, 18)},

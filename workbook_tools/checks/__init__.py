@@ -8,10 +8,10 @@ version until then.
 """
 from __future__ import annotations
 
-from . import nb01, nb02, nb03, nb04, nb06, nb07, nb08
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08
 from .core import FAILED, NOT_ATTEMPTED, PASSED, Exercise, Result, Wrong
 
-EXERCISES = {e.id: e for module in (nb01, nb02, nb03, nb04, nb06, nb07, nb08) for e in module.EXERCISES}
+EXERCISES = {e.id: e for module in (nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08) for e in module.EXERCISES}
 
 
 def check(exercise: str, answer):

@@ -80,7 +80,7 @@ def verify_batch_loader(batch_loader):
             otherwise="shuffle with one rng.permutation(len(X)) per call, then cut it into batches")
     if not close(first, again):
         raise Wrong("the same generator state gave different batches", "use only the rng you are given")
-    for xb, yb in batches:
+    for xb, yb in batches + list(batch_loader(X, Y, 4, True, np.random.default_rng(1))):
         if not np.array_equal(X[yb], xb):
             raise Wrong("a batch's inputs and labels do not belong together", "index X and Y with the same indices")
     return "batches of the requested size in stored or shuffled order, the last incomplete one dropped"
@@ -90,11 +90,15 @@ def verify_binary_accuracy(binary_accuracy):
     t = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]])
     o = np.array([[0.9], [0.2], [0.4], [0.5], [0.51]])
     compare("binary_accuracy", binary_accuracy(t, o), 0.6, hints=[
-        (0.8, "ŷ = 0.5 counts as class 1 (threshold ŷ >= 0.5)"), (3, "return the fraction, not the count")])
+        (0.8, "ŷ = 0.5 counts as class 1 (threshold ŷ >= 0.5)"), (3, "return the fraction, not the count")],
+        otherwise="predict 1 where ŷ >= 0.5, 0 elsewhere, and count the predictions equal to the targets")
     return "the fraction of ŷ >= 0.5 agreeing with the targets"
 
 
-def _reference_train(w, X, Y, Xv, Yv, fns, *, lr, batch_size, epochs, shuffle, rng, patience=None):
+def _reference_train(w, X, Y, Xv, Yv, fns, *, lr, batch_size, epochs, shuffle, rng, patience=None, by="loss",
+                     keep_best=True):
+    """The course's loop; ``by="acc"`` (stopping on the accuracy: one write-up's slip) and
+    ``keep_best=False`` (returning the last weights) give the typical mistakes."""
     forward, backward, loss, accuracy = fns
     steps_per_epoch = len(X) // batch_size
     every = steps_per_epoch // 5
@@ -112,13 +116,14 @@ def _reference_train(w, X, Y, Xv, Yv, fns, *, lr, batch_size, epochs, shuffle, r
                 history["val_step"].append(step)
                 history["val_loss"].append(vl)
                 history["val_acc"].append(accuracy(Yv, vout))
-                if vl < best:
-                    best, best_w, bad = vl, w.copy(), 0
+                score = vl if by == "loss" else -history["val_acc"][-1]
+                if score < best:
+                    best, best_w, bad = score, w.copy(), 0
                 else:
                     bad += 1
                     if patience is not None and bad >= patience:
-                        return best_w, history
-    return (best_w if patience is not None else w), history
+                        return (best_w if keep_best else w), history
+    return (best_w if patience is not None and keep_best else w), history
 
 
 def _acc(t, o):
@@ -136,9 +141,13 @@ def verify_train(train):
         w_ref, h_ref = _reference_train(np.zeros((5, 1)), X, Y, Xv, Yv, fns, rng=np.random.default_rng(1), **options)
         _compare_histories(h, h_ref, patience)
         compare(f"the returned weights (patience={patience})", w, w_ref, rtol=1e-12, hints=[
-            (_reference_train(np.zeros((5, 1)), X, Y, Xv, Yv, fns, rng=np.random.default_rng(1),
-                              **{**options, "patience": None})[0],
-             "early stopping returns the weights of the best check, not the last ones")] if patience else [])
+            (_reference_train(np.zeros((5, 1)), X, Y, Xv, Yv, fns, rng=np.random.default_rng(1), **options,
+                              keep_best=False)[0],
+             "early stopping returns the weights of the best check, not the last ones"),
+            (_reference_train(np.zeros((5, 1)), X, Y, Xv, Yv, fns, rng=np.random.default_rng(1), **options,
+                              by="acc")[0],
+             "the best check is the one with the lowest validation *loss*, not the highest accuracy (E-N1-3)")]
+            if patience else [])
     return "the same histories and weights as the course's rules, with and without early stopping"
 
 
@@ -204,7 +213,8 @@ def verify_mean_std(pixel_mean_std):
     got = pixel_mean_std(images)
     compare("pixel_mean_std(images)", got, [images.mean(), images.std()], hints=[
         ([images.mean(), images.std(ddof=1)], "the population standard deviation (ddof=0), as numpy's default"),
-        ([images.mean(axis=0).mean(), images.mean(axis=0).std()], "one mean and one std over all pixels of all images")])
+        ([images.mean(axis=0).mean(), images.mean(axis=0).std()], "one mean and one std over all pixels of all images"),
+        ([images.mean(), images.var()], "the standard deviation is the square root of the variance")])
     return "one mean and one std over every pixel of every image"
 
 

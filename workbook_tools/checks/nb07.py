@@ -24,6 +24,14 @@ def starter_params(hidden, seed=0):
             "W2": rs.randn(hidden, 2) / np.sqrt(hidden), "b2": np.zeros((1, 2))}
 
 
+def _test_params(seed):
+    """Starter weights with non-zero biases: mistakes with the biases must show."""
+    params = starter_params(3, seed)
+    rs = np.random.RandomState(seed + 100)
+    params["b1"], params["b2"] = rs.randn(1, 3) * 0.5, rs.randn(1, 2) * 0.5
+    return params
+
+
 def _forward(X, params, act):
     z1 = X @ params["W1"] + params["b1"]
     a1 = cl.ACTIVATIONS[act][0](z1)
@@ -57,18 +65,20 @@ def _fit(X, y, hidden, act, epsilon=0.01, num_passes=20000, lam=0.01, seed=0):
 
 
 def verify_feedforward(feedforward):
-    params = starter_params(3, seed=1)
+    params = _test_params(1)
     for act in ("tanh", "sigmoid", "relu"):
         got, want = feedforward(X, params, act), _forward(X, params, act)
         compare(f"probs ({act})", got["probs"], want["probs"], hints=[
             (np.exp(want["z2"]) / np.exp(want["z2"]).sum(axis=0), "the softmax normalises each row (axis=1)"),
             (cl.softmax(cl.ACTIVATIONS[act][0](X @ params["W1"]) @ params["W2"] + params["b2"]),
-             "the bias b1 is missing")])
+             "the bias b1 is missing")],
+            otherwise="z1 = X W1 + b1, a1 = f(z1) with f = cl.ACTIVATIONS[act][0], z2 = a1 W2 + b2, then the"
+                      " softmax of each row")
     return "the probabilities of the 200 points for tanh, sigmoid and ReLU, 3 hidden units"
 
 
 def verify_calculate_loss(calculate_loss):
-    params = starter_params(3, seed=2)
+    params = _test_params(2)
     want = _loss(X, Y, params, "tanh")
     data = -np.log(_forward(X, params, "tanh")["probs"][np.arange(200), Y]).sum()
     reg = 0.01 / 2 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
@@ -80,7 +90,7 @@ def verify_calculate_loss(calculate_loss):
 
 
 def verify_backprop(backprop):
-    params = starter_params(3, seed=3)
+    params = _test_params(3)
     for act in ("tanh", "sigmoid", "relu"):
         cache = _forward(X, params, act)
         got = backprop(X, Y, cache, {k: v.copy() for k, v in params.items()}, act, 0.01)
