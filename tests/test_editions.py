@@ -123,3 +123,34 @@ def test_the_student_edition_runs_to_the_end_and_nothing_is_attempted(name, tmp_
     verdicts = [o["data"]["text/plain"] for c in nb.cells if is_check(c) for o in c.outputs if "data" in o]
     assert len(verdicts) == sum(is_check(c) for c in nb.cells)
     assert all("not attempted yet" in v for v in verdicts), verdicts
+
+
+def _code(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_the_ntnu_report_outline_has_a_section_for_every_task_and_the_figures_notebook_06_keeps():
+    report = read("09_ntnu_report.ipynb")
+    headings = "\n".join(c.source for c in report.cells if c.cell_type == "markdown" and c.source.startswith("#"))
+    assert set(re.findall(r"NTNU1-\d+", headings)) == {f"NTNU1-{i}" for i in range(1, 18)}  # 17: the hand-in
+    shown = set(re.findall(r'show_kept\("([^"]+)"', _code(report)))
+    kept = set(re.findall(r'keep(?:_figure\(fig, |=)"([^"]+)"', _code(read("06_regularisation.ipynb"))))
+    assert shown and shown == kept
+
+
+def test_the_report_outline_shows_a_kept_figure_and_names_the_notebook_for_a_missing_one(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from workbook_tools.figures import keep_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    keep_figure(fig, "ntnu1-2b", folder=tmp_path / "figures")
+    plt.close(fig)
+    nb = read("09_ntnu_report.ipynb")
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = {c.source.split('"')[1]: c.outputs for c in nb.cells if "show_kept" in c.source}
+    assert [o["output_type"] for o in outputs["ntnu1-2b"]] == ["display_data"]
+    assert "image/png" in outputs["ntnu1-2b"][0]["data"]
+    missing = outputs["ntnu1-3b"][0]["data"]["text/markdown"]
+    assert "No figure `ntnu1-3b` yet" in missing and "notebook 06, section 2" in missing

@@ -15,6 +15,7 @@ this package holds what serves the notebooks. It may import ``course_lib``;
 ``fast``             plain SGD fused into the backward pass (BLAS ``gemm``/``ger``)
 ``blas``             the BLAS calls numpy does not expose
 ``files``            writing files atomically
+``figures``          figures kept by a lesson for the report notebook to show
 ``tables``           result tables that render as tables (HTML, and text)
 ``checks``           the exercise checks, one module per notebook
 ``editions``         the student edition built from the solution notebooks
@@ -39,7 +40,7 @@ _EXPORTS = {
     "sweep": "sweeps", "grid": "sweeps", "summarize": "sweeps", "format_table": "sweeps",
     "load_mnist": "mnist", "mnist_splits": "mnist", "ProgressBar": "progress",
     "FusedTrainer": "fast", "fused_train": "fast",
-    "check": "checks", "course_map": "workspace", "table": "tables",
+    "keep_figure": "figures", "show_kept": "figures", "check": "checks", "course_map": "workspace", "table": "tables",
 }
 
 
@@ -58,8 +59,19 @@ def __dir__():
 def quick() -> bool:
     """Whether the notebooks run their reduced configuration (``WORKBOOK_QUICK=1``, set by the tests).
 
-    Prints which configuration is running, so that every notebook states it.
+    Prints which configuration is running, so that every notebook states it. Every
+    notebook's set-up cell calls it, so it also gives figures an opaque white
+    background: the inline backend's is transparent, which leaves black labels on
+    JupyterLab's dark theme unreadable.
     """
+    _readable_figures()
     on = os.environ.get("WORKBOOK_QUICK") == "1"
     print("configuration:", "quick (WORKBOOK_QUICK=1)" if on else "full")
     return on
+
+
+def _readable_figures() -> None:
+    import matplotlib
+
+    matplotlib.rcParams.update({"figure.facecolor": "white", "savefig.facecolor": "white",
+                                "figure.edgecolor": "white", "savefig.edgecolor": "white"})
