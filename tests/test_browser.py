@@ -16,6 +16,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -157,6 +158,7 @@ def _set_slider(page, name, value):
     readout.press("Enter")
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STATIC_IMG = ".jp-RenderedImage[data-mime-type='image/png'] img"
 
 
@@ -165,6 +167,27 @@ def _decoded(page, selector):
     screenshot taken earlier may show the previous frame, or nothing."""
     page.evaluate("sel => Promise.all([...document.querySelectorAll(sel)].map(img => img.decode()"
                   ".catch(() => null)))", selector)
+
+
+def _save_and_read_panel_figure(page, path, timeout=30.0):
+    """File > Save Notebook, then the PNG saved beside the panel's widget view (what a report prints)."""
+    before = path.stat().st_mtime_ns
+    page.locator(".lm-MenuBar-item", has_text="File").first.click()
+    page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$"))
+                 ).first.click()
+    deadline = time.monotonic() + timeout
+    while path.stat().st_mtime_ns == before:
+        assert time.monotonic() < deadline, "JupyterLab did not save the notebook"
+        time.sleep(0.1)
+    for _ in range(50):  # the file may be caught mid-write: read until it parses
+        try:
+            nb = json.loads(path.read_text())
+            break
+        except json.JSONDecodeError:
+            time.sleep(0.1)
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+    assert len(outputs) == 1 and "image/png" in outputs[0]["data"], "the panel's output lost its figure"
+    return outputs[0]["data"]["image/png"]
 
 
 def _runs(tmp_path):
@@ -204,11 +227,9 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             plot.scroll_into_view_if_needed()
             _decoded(page, "img.cl-panel-plot")
             before = plot.screenshot(path=str(ARTIFACTS / "panel_before.png"))
-            # the companion static figure (an ordinary inline image) under the panel
-            static = page.locator(STATIC_IMG).last
-            _decoded(page, STATIC_IMG)
-            static_src = static.get_attribute("src")
-            static_before = static.screenshot(path=str(ARTIFACTS / "static_before.png"))
+            # the figure for exports travels in the panel's own output, never on screen beside it
+            assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
+            static_before = _save_and_read_panel_figure(page, tmp_path / "nb" / FIXTURE.name)
             panel.screenshot(path=str(ARTIFACTS / "panel_widget_before.png"))
 
             # Count the plot's redraws from now on, as the browser sees them.
@@ -251,14 +272,9 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             assert a.shape == b.shape, f"plot size changed: {a.shape} -> {b.shape}"
             changed = np.mean(np.any(np.abs(a - b) > 0.02, axis=-1))
             assert changed > 0.01, f"only {changed:.2%} of the plot's pixels changed"
-            # the output area re-renders the updated figure on its own schedule: wait for it
-            page.wait_for_function("""([sel, before]) => {
-                const imgs = document.querySelectorAll(sel);
-                return imgs.length && imgs[imgs.length - 1].getAttribute('src') !== before;
-            }""", arg=[STATIC_IMG, static_src])
-            _decoded(page, STATIC_IMG)
-            static_after = static.screenshot(path=str(ARTIFACTS / "static_after.png"))
-            assert static_after != static_before, "the static figure was not redrawn for the new run"
+            assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
+            static_after = _save_and_read_panel_figure(page, tmp_path / "nb" / FIXTURE.name)
+            assert static_after != static_before, "the saved figure was not replaced by the new run's"
 
             # A long run, stopped from the browser while it trains.
             _set_slider(page, "epochs", 3000)

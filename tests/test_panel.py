@@ -18,6 +18,7 @@ from workbook_tools.panel import (  # noqa: E402
 )
 from workbook_tools.panel import runner as panel_runner  # noqa: E402
 from workbook_tools.plots import plot_decision_boundary, plot_history, show_weight_images, smooth_curve  # noqa: E402
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -319,16 +320,42 @@ def test_show_trains_once_with_the_defaults_and_draws_a_static_figure(capsys):
     assert len(run.calls) == 1
 
 
-def test_retraining_replaces_the_static_figure_with_the_last_frame():
+def test_retraining_replaces_the_figure_beside_the_panel_with_the_last_frame():
+    import base64
+
     class Handle:
-        def update(self, obj):
-            self.obj = obj
+        def update(self, obj, raw=False):
+            self.obj, self.raw = obj, raw
 
     p = make_panel(Recorder())
     p._static_handle = handle = Handle()  # what show() keeps from display(..., display_id=True)
     p.controls["lr"].value = 0.3
     p.train_button.click()
-    assert handle.obj.data == p.plot.value and handle.obj.data[:4] == b"\x89PNG"
+    assert handle.raw and WIDGET_VIEW in handle.obj  # one output: the live panel, and the figure for exports
+    assert base64.b64decode(handle.obj["image/png"]) == p.plot.value and p.plot.value[:4] == b"\x89PNG"
+    assert handle.obj["text/plain"].startswith("[training panel")
+
+
+def test_show_puts_the_figure_into_the_panels_own_output(monkeypatch):
+    import IPython.display
+
+    shown = []
+
+    class Handle:
+        def update(self, obj, raw=False):
+            shown.append(("update", obj, raw))
+
+    def display(obj, display_id=False, **kwargs):
+        shown.append(("display", obj, display_id))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    p = make_panel(Recorder())
+    p.show()
+    assert [s[0] for s in shown] == ["display", "update"]  # nothing displayed beside the panel
+    assert shown[0][1] is p and shown[0][2] is True
+    _, bundle, raw = shown[1]
+    assert raw and WIDGET_VIEW in bundle and bundle["image/png"]
 
 
 def test_show_raises_when_the_default_values_cannot_train():

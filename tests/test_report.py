@@ -444,3 +444,19 @@ def test_an_export_clears_stale_parts_of_killed_exports(tmp_path):
     with pytest.raises(ReportError, match="notebook not found"):
         export_pdf(tmp_path / "missing.ipynb", out)
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_panels_output_exports_as_its_figure_alone():
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    from workbook_tools.report.render import DropWidgetsPreprocessor
+
+    view = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    panel = new_output("display_data", data={"application/vnd.jupyter.widget-view+json": view,
+                                             "image/png": "iVBORw0KGgo=", "text/plain": "[training panel: lr]"})
+    bare = new_output("display_data", data={"application/vnd.jupyter.widget-view+json": view,
+                                            "text/plain": "VBox(children=(...))"})
+    nb = new_notebook(cells=[new_code_cell("panel.show()", outputs=[panel, bare])], metadata={"widgets": {}})
+    nb, _ = DropWidgetsPreprocessor().preprocess(nb, {})
+    assert [o["data"] for o in nb.cells[0].outputs] == [{"image/png": "iVBORw0KGgo="}]
+    assert "widgets" not in nb.metadata

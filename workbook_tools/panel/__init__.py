@@ -32,7 +32,7 @@ progress bar, Stop, error messages and a static figure for exported reports::
         extra_view=lambda ax, model: plot_decision_boundary(model, X, y, ax=ax, resolution=120),
         estimate=mlp_estimate(inputs=2, outputs=3, n_train=len(X), n_val=len(X_val), batch_size=16, grid=120),
     )
-    panel.show()      # the panel, one training run with the defaults, and a static figure
+    panel.show()      # the panel and one training run with the defaults (a figure of it for exports)
 
 What the student gets: moving a control does nothing by itself (training can be
 long); **Train** trains with the current values in a background thread, so the
@@ -54,12 +54,11 @@ run should take. A ``Text(..., sizes=True)`` refuses layer sizes over a hard cap
 A panel whose cell is run again stops the run of the panel it replaces.
 
 Headless (nbval, export to PDF): :meth:`TrainingPanel.show` always trains once,
-synchronously, with the current values, and then displays
-:meth:`TrainingPanel.static_figure` -- an ordinary inline matplotlib figure --
-below the panel, so CI runs the real training path and exported reports contain
-the plot even though widgets do not survive export. After retraining in the live
-notebook, ``panel.static_figure()`` as the last line of a cell draws the current
-run for the report.
+synchronously, with the current values, and puts :meth:`TrainingPanel.static_figure`
+as a PNG into the panel's own output, beside the widget: CI runs the real training
+path, JupyterLab shows only the live panel, and exported reports (where widgets do
+not survive) show the figure. Each later run replaces it. ``panel.static_figure()``
+as the last line of a cell draws the current run as an ordinary figure.
 
 From Python (tests, or a cell): ``panel.controls["lr"].value = 0.5`` sets a
 control, ``panel.train(blocking=True)`` trains now and returns the History,
@@ -255,22 +254,27 @@ class TrainingPanel:
         return self.runner.wait(timeout)
 
     def show(self, train=True):
-        """Display the panel; with ``train`` (default) train once now with the current
-        values and display the static figure below it (for nbval and exported reports).
-        Later runs from the Train button redraw that static figure in place, so a saved
-        notebook shows the last run.
+        """Display the panel; with ``train`` (default) train once now with the current values.
+
+        The panel's output also carries the last run as a PNG beside the widget: JupyterLab
+        shows the live panel, and where widgets cannot live (a PDF report, a reopened
+        notebook without its kernel, nbval) the figure stands in for it, never both on
+        screen. Later runs from the Train button replace that figure, so a saved notebook
+        shows the last run.
 
         Raises the exception if that first run fails: the defaults are the notebook's choice.
         """
         from IPython.display import display
 
-        display(self)
+        handle = display(self, display_id=True)
         if not train:
             return
         self.train(blocking=True)
         if self.error is not None:
             raise self.error
-        self._static_handle = display(self.static_figure(), display_id=True)
+        if handle is not None:  # None outside IPython: nothing to put the figure into
+            self._static_handle = handle
+            handle.update(self._with_figure(_png(self.static_figure())), raw=True)
 
     def static_figure(self):
         """The last run (curves, baseline, extra view) as an ordinary matplotlib figure,
@@ -299,6 +303,11 @@ class TrainingPanel:
         bundle["text/plain"] = (f"[training panel: {', '.join(self.controls)} -- interactive in Jupyter;"
                                 " the static figure shows the last run]")
         return bundle
+
+    def _with_figure(self, png: bytes) -> dict:
+        import base64
+
+        return {**self._repr_mimebundle_(), "image/png": base64.b64encode(png).decode("ascii")}
 
     # ----------------------------------------------------------------- before a run
     def _admit(self, values):
@@ -397,7 +406,7 @@ class TrainingPanel:
         self._show_frame(Scene(self.history, self.model, self.trained_values or {}, None, self.baseline))
 
     def _update_static(self):
-        """Replace the static figure that :meth:`show` displayed with the run just finished.
+        """Replace the figure beside the panel (see :meth:`show`) with the run just finished.
 
         The last live frame already shows that run, so its PNG is reused: drawing the
         figure again would cost about as much as training a small network.
@@ -405,16 +414,20 @@ class TrainingPanel:
         if self._static_handle is None or self.history is None:
             return
         try:
-            from IPython.display import Image
-
-            frame = Image(data=self.plot.value, format="png") if self.plot.value else self.static_figure()
-            self._static_handle.update(frame)
+            png = self.plot.value or _png(self.static_figure())
+            self._static_handle.update(self._with_figure(png), raw=True)
         except Exception:  # the live panel already shows the run; never fail on this
             pass
 
     def _message(self, text, kind="info"):
         self._message_text, self.message_kind = text, kind
         self.message_html.value = messages.message_html(text, kind)
+
+
+def _png(fig) -> bytes:
+    from IPython.core.pylabtools import print_figure
+
+    return print_figure(fig, "png", bbox_inches="tight")  # as the inline backend draws it
 
 
 def _with_class(widget, css_class):
