@@ -21,7 +21,8 @@ import nbformat
 import pytest
 
 from workbook_tools.report import ReportError, ReportExporter, export_pdf
-from workbook_tools.report.browser import find_chromium
+
+from _pdf_tools import needs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -36,15 +37,7 @@ PRIORITY = ["application/javascript", "text/html", "text/markdown", "image/svg+x
             "text/vnd.mermaid", "text/latex", "image/png", "image/jpeg", "text/plain"]
 RASTER = {"image/png", "image/jpeg", "image/gif"}
 
-_missing = [t for t in ("pdftoppm", "pdftotext", "pdfimages", "pdfinfo") if not shutil.which(t)]
-try:
-    _chromium = find_chromium()
-except ReportError:
-    _chromium = None
-if (_missing or not _chromium) and not os.environ.get("CI"):
-    pytestmark = pytest.mark.skip(
-        reason=f"needs poppler-utils and Chromium (missing: {_missing or 'chromium'}); "
-        "`python3 workbook.py test` installs them")
+pytestmark = needs("pdftoppm", "pdftotext", "pdfimages", "pdfinfo")
 
 
 # --------------------------------------------------------------------------- helpers

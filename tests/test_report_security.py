@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import threading
@@ -30,20 +29,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from workbook_tools.report import ReportError, export_pdf
-from workbook_tools.report.browser import find_chromium
+from workbook_tools.report import export_pdf
+
+from _pdf_tools import chromium, needs
 
 TOKEN = "TOKEN" + secrets.token_hex(10).upper()
 
-_missing = [t for t in ("pdftotext", "pdfimages") if not shutil.which(t)]
-try:
-    _chromium = find_chromium()
-except ReportError:
-    _chromium = None
-if (_missing or not _chromium) and not os.environ.get("CI"):
-    pytestmark = pytest.mark.skip(
-        reason=f"needs poppler-utils and Chromium (missing: {_missing or 'chromium'}); "
-        "`python3 workbook.py test` installs them")
+pytestmark = needs("pdftotext", "pdfimages")
+_chromium = chromium()
 
 
 # --------------------------------------------------------------------------- the stage
