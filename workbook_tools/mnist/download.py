@@ -114,9 +114,8 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _too_big(what: str, limit: int) -> DataError:
-    return DataError(f"refused: the mirror {what}; no copy of this file has more than {limit:,} bytes "
-                     "(twice its unpacked size, plus 64 KiB)")
+def _too_big(what: str) -> DataError:
+    return DataError(f"refused: the mirror {what} (twice the file's unpacked size, plus 64 KiB)")
 
 
 def _fetch(url: str, out, *, desc: str, progress: bool, timeout: float, limit: int) -> None:
@@ -130,14 +129,14 @@ def _fetch(url: str, out, *, desc: str, progress: bool, timeout: float, limit: i
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.strip().isdigit() else None
         if total is not None and total > limit:
-            raise _too_big(f"announces {total:,} bytes", limit)
+            raise _too_big(f"announces {total:,} bytes, but no copy of this file has more than {limit:,}")
         received = 0
         # tqdm.auto ignores TQDM_DISABLE, so the switch is passed explicitly.
         with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress) as bar:
             while chunk := response.read(min(_CHUNK, limit + 1 - received)):
                 received += len(chunk)
                 if received > limit:
-                    raise _too_big(f"sent more than {limit:,} bytes", limit)
+                    raise _too_big(f"sent more than {limit:,} bytes, and no copy of this file has more")
                 out.write(chunk)
                 bar.update(len(chunk))
     # http.client does not complain when the server hangs up early; we must.
