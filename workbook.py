@@ -177,11 +177,20 @@ def main(argv: list[str]) -> int:
     if argv[0] == "reset" and len(argv) != 2:
         print("usage: python3 workbook.py reset NOTEBOOK   (its number, e.g. 02, or its file name)")
         return 2
-    cmd, rest = argv[0], argv[1:]
     env = dict(os.environ)
     # BLAS with more threads than cores is many times slower, never faster.
     env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
     env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    try:
+        return command(argv[0], argv[1:], env)
+    except subprocess.CalledProcessError as e:  # venv, pip or apt-get: their own messages are above
+        print(f"[workbook] a set-up step failed (exit {e.returncode}): {' '.join(map(str, e.cmd))}\n"
+              "[workbook] its messages above say why (no network? no disk space?); fix that and run "
+              "the command again: the installation is retried, nothing half-installed is used.", file=sys.stderr)
+        return 1
+
+
+def command(cmd: str, rest: list[str], env: dict) -> int:
     if cmd == "test" and "--minimum-versions" in rest:
         return test_minimum_versions([a for a in rest if a != "--minimum-versions"], env)
     ensure_venv()

@@ -94,3 +94,26 @@ def test_jupyterlab_as_the_workbook_starts_it(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_failed_install_step_is_named_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("workbook_script", ROOT / "workbook.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    tried = []
+
+    def offline(cmd, **kw):  # every step fails, as without network
+        tried.append(" ".join(map(str, cmd)))
+        raise subprocess.CalledProcessError(1, cmd)
+
+    monkeypatch.setattr(script, "run", offline)
+    monkeypatch.setattr(script, "ensure_apt", lambda packages: None)  # python3-venv "installed", venv fails again
+    monkeypatch.setattr(script, "VENV_MIN", tmp_path / ".venv-min")
+    assert script.main(["test", "--minimum-versions"]) == 1
+    err = capsys.readouterr().err
+    assert tried == [f"{sys.executable} -m venv {tmp_path / '.venv-min'}"] * 2
+    assert err.startswith(f"[workbook] a set-up step failed (exit 1): {tried[-1]}\n"), err
+    assert "Traceback" not in err and "run the command again" in err
