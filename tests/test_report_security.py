@@ -493,3 +493,21 @@ def test_a_write_that_fails_at_the_end_is_one_clear_line_and_leaves_nothing(tmp_
     assert err.startswith(f"report: {src}: could not write {out / 'nb.pdf'} (Operation not permitted); "
                           "nothing was written"), err
     assert list(out.iterdir()) == []
+
+
+def test_two_notebooks_with_one_pdf_name_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    from workbook_tools.report import cli
+
+    def no_work(*args, **kw):
+        raise AssertionError("exported although the second PDF would overwrite the first")
+
+    monkeypatch.setattr(cli, "export_pdf", no_work)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        nbformat.write(new_notebook(cells=[new_code_cell("1")]), tmp_path / folder / "lab.ipynb")
+    first, second = str(tmp_path / "a" / "lab.ipynb"), str(tmp_path / "b" / "lab.ipynb")
+    assert cli.main([first, second, "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"report: {first} and {second} would both be written to lab.pdf, the second over the first: "
+                   "export them one at a time, each with its own -o folder\n")
+    assert not (tmp_path / "out").exists()
