@@ -114,3 +114,10 @@ def test_resolution_must_be_a_sensible_whole_number(bad):
     with pytest.raises(ValueError, match="resolution is the number of grid points per axis, a whole number "
                                          "from 2 to 2000; got"):
         plot_decision_boundary(lambda P: np.zeros(len(P), int), X, y, ax=Figure().subplots(), resolution=bad)
+
+
+@pytest.mark.parametrize("bad", [None, [0.5, 0.4], {"loss": [1.0]}])
+def test_plot_history_names_what_it_needs(bad):
+    with pytest.raises(TypeError, match=r"plot_history needs a History \(what train\(\) or Trainer.fit returns\), "
+                                        f"got {type(bad).__name__}"):
+        plots.plot_history(bad, Figure().subplots(1, 2))

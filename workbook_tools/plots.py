@@ -101,6 +101,9 @@ def plot_history(history, ax=None, *, metrics=("loss", "acc"), label=None, color
 
     Returns the list of Axes, in the order of ``metrics``.
     """
+    if not hasattr(history, "steps_per_epoch"):
+        raise TypeError("plot_history needs a History (what train() or Trainer.fit returns), "
+                        f"got {type(history).__name__}")
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     for m in metrics:
         if m not in _METRIC_LABELS:
