@@ -6,6 +6,7 @@ expected checksums are passed in; the real MNIST table is only the default.
 
 import gzip
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -66,7 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     ok: the body with its length; drop: the length promised, half the body sent;
     unannounced: the body with no length (its end is the closed connection);
-    stall: half the body, then a wait until the test releases the server.
+    stall: half the body, then a wait until the test releases the server;
+    trickle: the body with its length, 100 bytes every 20 ms.
     The bytes actually sent are counted in server.sent[path].
     """
 
@@ -83,11 +85,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         # HTTP/1.0: the connection closes when the handler returns.
         part = body[: len(body) // 2] if kind in ("drop", "stall") else body
+        step = 100 if kind == "trickle" else 1 << 16
         sent = 0
         try:
-            for start in range(0, len(part), 1 << 16):
-                self.wfile.write(part[start:start + (1 << 16)])
-                sent += len(part[start:start + (1 << 16)])
+            for start in range(0, len(part), step):
+                self.wfile.write(part[start:start + step])
+                self.wfile.flush()
+                sent += len(part[start:start + step])
+                if kind == "trickle":
+                    time.sleep(0.02)
             if kind == "stall":
                 self.wfile.flush()
                 self.server.release.wait(30)
@@ -355,6 +361,20 @@ def test_a_file_too_long_uncompressed_is_refused_by_the_loader(tmp_path):
     (tmp_path / "big").write_bytes(BIG + b"\0")
     with pytest.raises(DataError, match=r"big: is longer than 1,048,576 bytes"):
         verify_file(tmp_path / "big", BIG_CHECK)
+
+
+def test_a_mirror_that_trickles_is_given_up(server, tmp_path, capsys, monkeypatch):
+    """5 KB/s, against a floor of 20 KB/s after half a second (the real ones: 4 KiB/s after a minute)."""
+    monkeypatch.setattr(download_mod, "_MIN_RATE", 20 * 1024)
+    monkeypatch.setattr(download_mod, "_RATE_AFTER", 0.5)
+    server.routes["/slow/big.gz"] = ("trickle", gzip.compress(BIG))
+    server.routes["/good/big.gz"] = ("ok", gzip.compress(BIG))
+    start = time.monotonic()
+    path = download_file("big", tmp_path, BIG_CHECK, mirrors=[server.url("slow"), server.url("good")])
+    assert time.monotonic() - start < 10
+    assert read_bytes(path) == BIG and _listing(tmp_path) == ["big.gz"]
+    err = capsys.readouterr().err
+    assert re.search(r"slow/big.gz: given up: the mirror sent [0-9,]+ bytes in [01] s, less than 20 KiB/s", err), err
 
 
 # ---------------------------------------------------------------- HTTPS first

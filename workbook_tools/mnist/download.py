@@ -10,10 +10,11 @@ Safety rules, in order of importance:
   failure, including Ctrl-C, the temporary file is deleted: nothing half-written
   is ever left behind to be mistaken for data. One left by a process that was
   killed outright is deleted by the next download into the folder.
-* No file can fill the disk or the memory: a mirror may send at most twice the
-  file's size (plus 64 KiB), and no more than the file's size is ever
-  decompressed (a few kilobytes of gzip can unpack to gigabytes). A mirror that
-  sends more is refused and the next one tried.
+* No file can fill the disk or the memory, or take forever: a mirror may send at
+  most twice the file's size (plus 64 KiB), no more than the file's size is ever
+  decompressed (a few kilobytes of gzip can unpack to gigabytes), and a mirror
+  slower than 4 KiB/s on average after a minute is given up. A mirror that sends
+  more, or trickles, is refused and the next one tried.
 * HTTPS mirrors are tried first. Plain HTTP is kept as the last resort because
   every file is checked against the sha256 of the real content before it is
   kept, whoever sent it: a tampered copy is refused like a damaged one.
@@ -27,6 +28,7 @@ import http.client
 import os
 import socket
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -59,6 +61,9 @@ _USER_AGENT = "course_lib-mnist-downloader (numpy workbook)"
 # least every `timeout` seconds or gives up; one untouched for this long was left by
 # a process that was killed, and is deleted.
 _STALE_AFTER = 600.0
+# A mirror slower than this on average, once it had this many seconds, is given up (the
+# whole MNIST takes 45 minutes at 4 KiB/s; a mirror that trickles would take weeks).
+_MIN_RATE, _RATE_AFTER = 4096, 60.0
 
 
 def max_download_size(check: FileCheck) -> int:
@@ -118,6 +123,14 @@ def _too_big(what: str) -> DataError:
     return DataError(f"refused: the mirror {what} (twice the file's unpacked size, plus 64 KiB)")
 
 
+def _check_rate(received: int, seconds: float) -> None:
+    """Give up a mirror that trickles: ``timeout`` only bounds each read, and one byte every
+    few seconds would keep a download alive for weeks."""
+    if seconds > _RATE_AFTER and received < _MIN_RATE * seconds:
+        raise DataError(f"given up: the mirror sent {received:,} bytes in {seconds:.0f} s, less than "
+                        f"{_MIN_RATE // 1024} KiB/s on average")
+
+
 def _fetch(url: str, out, *, desc: str, progress: bool, timeout: float, limit: int) -> None:
     """Stream ``url`` into the open binary file ``out``, with a progress bar.
 
@@ -130,15 +143,17 @@ def _fetch(url: str, out, *, desc: str, progress: bool, timeout: float, limit: i
         total = int(length) if length and length.strip().isdigit() else None
         if total is not None and total > limit:
             raise _too_big(f"announces {total:,} bytes, but no copy of this file has more than {limit:,}")
-        received = 0
+        received, start = 0, time.monotonic()
         # tqdm.auto ignores TQDM_DISABLE, so the switch is passed explicitly.
         with tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, disable=not progress) as bar:
-            while chunk := response.read(min(_CHUNK, limit + 1 - received)):
+            # read1: whatever has arrived, so a trickle is noticed (read() would wait for the whole chunk)
+            while chunk := response.read1(min(_CHUNK, limit + 1 - received)):
                 received += len(chunk)
                 if received > limit:
                     raise _too_big(f"sent more than {limit:,} bytes, and no copy of this file has more")
                 out.write(chunk)
                 bar.update(len(chunk))
+                _check_rate(received, time.monotonic() - start)
     # http.client does not complain when the server hangs up early; we must.
     if total is not None and received != total:
         raise ConnectionError(f"connection closed after {received:,} of {total:,} bytes")
