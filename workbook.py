@@ -137,7 +137,7 @@ def declared_minimums(names=PINNED_AT_MINIMUM) -> dict[str, str]:
     return {name: bounds[name] for name in names}
 
 
-def test_minimum_versions(rest: list[str], env: dict) -> int:
+def run_minimum_versions(rest: list[str], env: dict) -> int:
     """The fast tests in .venv-min, at the declared lowest versions of numpy and matplotlib."""
     pins = declared_minimums()
     python = ensure_venv(VENV_MIN, pins)
@@ -192,7 +192,7 @@ def main(argv: list[str]) -> int:
 
 def command(cmd: str, rest: list[str], env: dict) -> int:
     if cmd == "test" and "--minimum-versions" in rest:
-        return test_minimum_versions([a for a in rest if a != "--minimum-versions"], env)
+        return run_minimum_versions([a for a in rest if a != "--minimum-versions"], env)
     ensure_venv()
     if cmd == "lab":
         return lab(rest, env)
