@@ -3,18 +3,22 @@
 
     python3 workbook.py lab                # your workspace (the student edition) in JupyterLab
     python3 workbook.py test               # run the whole test suite
+    python3 workbook.py test --minimum-versions   # the fast tests at the lowest numpy and matplotlib we declare
     python3 workbook.py lab --solutions    # the solution edition instead
     python3 workbook.py reset 02           # a fresh copy of notebook 02 (yours is kept)
     python3 workbook.py report NOTEBOOK [options]   # export a PDF report
 
 The first run creates ``.venv/`` beside this file and installs ``course_lib`` with
 its dependencies; later runs reinstall only when ``pyproject.toml`` changed.
+``--minimum-versions`` does the same in ``.venv-min/``, with numpy and matplotlib
+pinned to the lower bounds ``pyproject.toml`` declares.
 Only the standard library is used here, so a bare ``python3`` is enough.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,10 +28,16 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
-
-# Debian packages the tests and the PDF export use: a browser to print and to
-# drive JupyterLab, pdftoppm to check the PDFs, fonts with Greek and math glyphs.
 WORKSPACE = ROOT / "workspace"
+
+# `test --minimum-versions`: these packages at the lower bounds pyproject.toml declares,
+# in a venv of their own, running the fast tests: the lesson's and the toolbox's unit
+# tests. Left out: notebooks (nbval), the browser, PDF export and JupyterLab tests
+# (Chromium, minutes), the student editions run as notebooks, the benchmarks (PyTorch).
+VENV_MIN = ROOT / ".venv-min"
+PINNED_AT_MINIMUM = ("numpy", "matplotlib")
+NOT_FAST = ("test_browser.py", "test_report.py", "test_report_security.py", "test_setup.py", "test_editions.py",
+            "test_benchmarks.py", "test_cnn_benchmark.py")
 # JupyterLab as the workbook starts it: no news pop-up, no update check, and in the
 # export menu only the exporters that work here (PDF via LaTeX needs TeX, WebPDF a
 # browser download, the Qt ones PyQtWebEngine); the workbook's own is "Report".
@@ -37,6 +47,8 @@ LAB_SETTINGS = [
     "--PDFExporter.enabled=False", "--WebPDFExporter.enabled=False",
     "--QtPDFExporter.enabled=False", "--QtPNGExporter.enabled=False",
 ]
+# Debian packages the tests and the PDF export use: a browser to print and to
+# drive JupyterLab, pdftoppm to check the PDFs, fonts with Greek and math glyphs.
 SYSTEM_PACKAGES = {
     "chromium": "/usr/bin/chromium",
     "poppler-utils": "/usr/bin/pdftoppm",
@@ -76,27 +88,66 @@ def ensure_apt(packages: dict[str, str]) -> None:
     run(_sudo() + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
 
 
-def ensure_venv() -> None:
-    if not PY.exists():
-        say(f"creating virtual environment in {VENV}")
+def python_in(venv: Path) -> Path:
+    return venv / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_venv(venv: Path = VENV, pins: dict[str, str] | None = None) -> Path:
+    """Create ``venv`` with the workbook installed (again only when pyproject.toml changed); its python.
+
+    ``pins`` ({"numpy": "1.24", ...}) install those packages at exactly those versions.
+    """
+    python = python_in(venv)
+    if not python.exists():
+        say(f"creating virtual environment in {venv}")
         try:
-            run([sys.executable, "-m", "venv", str(VENV)])
+            run([sys.executable, "-m", "venv", str(venv)])
         except subprocess.CalledProcessError:
             # Debian ships venv without ensurepip in a separate package.
-            shutil.rmtree(VENV, ignore_errors=True)
+            shutil.rmtree(venv, ignore_errors=True)
             ver = f"{sys.version_info.major}.{sys.version_info.minor}"
             ensure_apt({f"python{ver}-venv": "/nonexistent"})
-            run([sys.executable, "-m", "venv", str(VENV)])
+            run([sys.executable, "-m", "venv", str(venv)])
     spec = (ROOT / "pyproject.toml").read_bytes()
-    stamp = VENV / f".installed-{hashlib.sha256(spec).hexdigest()[:16]}"
+    stamp = venv / f".installed-{hashlib.sha256(spec).hexdigest()[:16]}"
     if stamp.exists():
-        return
-    say("installing course_lib and its dependencies (first run only)")
-    run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"])
-    for old in VENV.glob(".installed-*"):
+        return python
+    pinned = [f"{name}=={version}" for name, version in (pins or {}).items()]
+    say(f"installing course_lib and its dependencies{' with ' + ', '.join(pinned) if pinned else ''} "
+        "(first run only)")
+    run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    # The pins go in as constraints: they hold for every package that depends on them too.
+    constraints = venv / "pins.txt"
+    constraints.write_text("".join(f"{pin}\n" for pin in pinned))
+    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), "-e", f"{ROOT}[test]"])
+    for old in venv.glob(".installed-*"):
         old.unlink()
     stamp.touch()
+    return python
+
+
+def declared_minimums(names=PINNED_AT_MINIMUM) -> dict[str, str]:
+    """The lower bounds of ``names`` in pyproject.toml's dependencies, e.g. {"numpy": "1.24"}."""
+    text = (ROOT / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M)
+    bounds = dict(re.findall(r'"([A-Za-z0-9_.-]+)\s*>=\s*([0-9][0-9.]*)[",]', block.group(1) if block else ""))
+    missing = [name for name in names if name not in bounds]
+    if missing:
+        sys.exit(f"[workbook] pyproject.toml's dependencies declare no lower bound (>=) for {', '.join(missing)}")
+    return {name: bounds[name] for name in names}
+
+
+def run_minimum_versions(rest: list[str], env: dict) -> int:
+    """The fast tests in .venv-min, at the declared lowest versions of numpy and matplotlib."""
+    pins = declared_minimums()
+    python = ensure_venv(VENV_MIN, pins)
+    say("fast tests with " + ", ".join(f"{name} {version}" for name, version in pins.items()))
+    env = dict(env, WORKBOOK_MINIMUM_VERSIONS=",".join(f"{n}=={v}" for n, v in pins.items()))
+    ignored = [f"--ignore=tests/{name}" for name in NOT_FAST]
+    # matplotlib 3.7 calls pyparsing by names that today's pyparsing deprecates: noise, not ours to fix.
+    quiet = [f"-Wignore::DeprecationWarning:matplotlib.{m}" for m in ("_mathtext", "_fontconfig_pattern")]
+    return subprocess.call([str(python), "-m", "pytest", "tests", "--ignore-glob=*.ipynb", *ignored, *quiet, *rest],
+                           cwd=ROOT, env=env)
 
 
 def lab(rest: list[str], env: dict) -> int:
@@ -126,12 +177,23 @@ def main(argv: list[str]) -> int:
     if argv[0] == "reset" and len(argv) != 2:
         print("usage: python3 workbook.py reset NOTEBOOK   (its number, e.g. 02, or its file name)")
         return 2
-    cmd, rest = argv[0], argv[1:]
-    ensure_venv()
     env = dict(os.environ)
     # BLAS with more threads than cores is many times slower, never faster.
     env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
     env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    try:
+        return command(argv[0], argv[1:], env)
+    except subprocess.CalledProcessError as e:  # venv, pip or apt-get: their own messages are above
+        print(f"[workbook] a set-up step failed (exit {e.returncode}): {' '.join(map(str, e.cmd))}\n"
+              "[workbook] its messages above say why (no network? no disk space?); fix that and run "
+              "the command again: the installation is retried, nothing half-installed is used.", file=sys.stderr)
+        return 1
+
+
+def command(cmd: str, rest: list[str], env: dict) -> int:
+    if cmd == "test" and "--minimum-versions" in rest:
+        return run_minimum_versions([a for a in rest if a != "--minimum-versions"], env)
+    ensure_venv()
     if cmd == "lab":
         return lab(rest, env)
     if cmd == "reset":

@@ -24,7 +24,12 @@ def path(request, monkeypatch):
 
 
 def numpy_blas_name():
-    cfg = np.show_config(mode="dicts")
+    """The BLAS numpy was built with, lower case ("scipy-openblas", "openblas64_", "mkl_rt", ...)."""
+    try:
+        cfg = np.show_config(mode="dicts")  # numpy >= 1.26
+    except TypeError:  # older numpy (the declared minimum is 1.24) keeps its build info in numpy.__config__
+        infos = [v for k, v in vars(np.__config__).items() if k.startswith("blas") and isinstance(v, dict)]
+        return " ".join(lib for info in infos for lib in info.get("libraries", [])).lower()
     return cfg["Build Dependencies"]["blas"]["name"].lower()
 
 

@@ -443,3 +443,64 @@ def test_an_unusable_output_folder_is_found_before_any_work(tmp_path, monkeypatc
             continue
         assert status == 1 and len(err.strip().splitlines()) == 1, err
         assert err.startswith(f"report: {src}: output folder {out} {expected}"), err
+
+
+def test_an_output_name_taken_by_a_folder_or_too_long_is_found_before_any_work(tmp_path, monkeypatch, capsys):
+    from workbook_tools.report import cli, export as export_module, render
+
+    def no_work(*args, **kw):
+        raise AssertionError("executed or rendered before the output folder was checked")
+
+    monkeypatch.setattr(export_module, "execute_notebook", no_work)
+    monkeypatch.setattr(render, "html_to_pdf", no_work)
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1")]), src)
+    (tmp_path / "out" / "nb.pdf").mkdir(parents=True)
+    too_long = tmp_path / ("x" * 300)
+    cases = {tmp_path / "out": f"{tmp_path / 'out' / 'nb.pdf'} is a folder, so the PDF cannot be written there",
+             too_long: f"output folder {too_long} cannot be used (File name too long)"}
+    for out, expected in cases.items():
+        status = cli.main([str(src), "--execute", "-o", str(out)])
+        err = capsys.readouterr().err
+        assert status == 1 and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"report: {src}: {expected}") and "choose another" in err, err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["nb.pdf"]
+
+
+def test_a_write_that_fails_at_the_end_is_one_clear_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """The folder can change between the early check and the end (full disk, an immutable file)."""
+    from workbook_tools.report import cli, export as export_module
+
+    monkeypatch.setattr(export_module, "_render", lambda *args: b"%PDF-1.4 rendered")
+
+    def refuse(src, dst):
+        raise PermissionError(1, "Operation not permitted", str(src), None, str(dst))
+
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1")]), src)
+    out = tmp_path / "out"
+    monkeypatch.setattr(os, "replace", refuse)  # atomic_write's rename into place
+    status = cli.main([str(src), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"report: {src}: could not write {out / 'nb.pdf'} (Operation not permitted); "
+                          "nothing was written"), err
+    assert list(out.iterdir()) == []
+
+
+def test_two_notebooks_with_one_pdf_name_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    from workbook_tools.report import cli
+
+    def no_work(*args, **kw):
+        raise AssertionError("exported although the second PDF would overwrite the first")
+
+    monkeypatch.setattr(cli, "export_pdf", no_work)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        nbformat.write(new_notebook(cells=[new_code_cell("1")]), tmp_path / folder / "lab.ipynb")
+    first, second = str(tmp_path / "a" / "lab.ipynb"), str(tmp_path / "b" / "lab.ipynb")
+    assert cli.main([first, second, "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"report: {first} and {second} would both be written to lab.pdf, the second over the first: "
+                   "export them one at a time, each with its own -o folder\n")
+    assert not (tmp_path / "out").exists()

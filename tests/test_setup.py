@@ -1,8 +1,11 @@
 """The two set-up commands: the README gives them and CI runs the test one."""
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -13,6 +16,24 @@ def test_ci_runs_the_readme_test_command():
     assert commands[:2] == ["python3 workbook.py lab", "python3 workbook.py test"]
     ci = [l.strip() for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith("#")]
     assert "python3 workbook.py test" in ci
+    assert "python3 workbook.py test --minimum-versions" in ci  # the second job, after the first
+    assert ci.index("python3 workbook.py test") < ci.index("python3 workbook.py test --minimum-versions")
+
+
+@pytest.mark.parametrize("main, minimum, expected", [(0, 0, 0), (1, 0, 1), (0, 1, 1), (5, 0, 1), (0, 5, 1), (2, 3, 2)])
+def test_ci_runs_both_jobs_and_fails_if_either_fails(tmp_path, main, minimum, expected):
+    """.ci/run against a stand-in workbook.py that exits with the given codes (5: pytest collected nothing)."""
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    (tmp_path / "workbook.py").write_text(
+        "import sys\n"
+        "open('calls', 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        f"sys.exit({minimum} if '--minimum-versions' in sys.argv else {main})\n")
+    res = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == expected, res.stderr
+    assert (tmp_path / "calls").read_text().splitlines() == ["test", "test --minimum-versions"]  # both, in order
+    assert ("collected no tests" in res.stderr) == (5 in (main, minimum))
 
 
 def test_setup_script_explains_itself():
@@ -73,3 +94,26 @@ def test_jupyterlab_as_the_workbook_starts_it(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_failed_install_step_is_named_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("workbook_script", ROOT / "workbook.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    tried = []
+
+    def offline(cmd, **kw):  # every step fails, as without network
+        tried.append(" ".join(map(str, cmd)))
+        raise subprocess.CalledProcessError(1, cmd)
+
+    monkeypatch.setattr(script, "run", offline)
+    monkeypatch.setattr(script, "ensure_apt", lambda packages: None)  # python3-venv "installed", venv fails again
+    monkeypatch.setattr(script, "VENV_MIN", tmp_path / ".venv-min")
+    assert script.main(["test", "--minimum-versions"]) == 1
+    err = capsys.readouterr().err
+    assert tried == [f"{sys.executable} -m venv {tmp_path / '.venv-min'}"] * 2
+    assert err.startswith(f"[workbook] a set-up step failed (exit 1): {tried[-1]}\n"), err
+    assert "Traceback" not in err and "run the command again" in err

@@ -68,7 +68,7 @@ def remove_stale_parts(folder, older_than: float = 3600.0) -> list[Path]:
     """
     removed = []
     now = time.time()
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+    with contextlib.suppress(OSError):  # best effort: a folder we cannot list has nothing of ours
         for p in Path(folder).glob(f".*{PART_SUFFIX}"):
             with contextlib.suppress(OSError):
                 if p.is_file() and now - p.stat().st_mtime > older_than:

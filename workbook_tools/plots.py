@@ -24,11 +24,19 @@ import math
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_decision_boundary", "show_weight_images", "smooth_curve"]
+__all__ = ["plot_history", "plot_decision_boundary", "show_weight_images", "smooth_curve", "grid_chunk_rows",
+           "evaluate_in_chunks"]
 
 TRAIN_COLOR = "tab:blue"
 VAL_COLOR = "tab:orange"
 _METRIC_LABELS = {"loss": "loss", "acc": "accuracy"}
+# The activations of one chunk of a decision-boundary grid may take this much memory: a
+# wide network sees the grid a few hundred points at a time instead of all at once
+# (120 x 120 points through a layer of 100,000 units would be 11.5 GB in one go).
+GRID_CHUNK_BYTES = 32 << 20
+# Points at a time for a model whose layer sizes are unknown (a plain function).
+GRID_CHUNK_DEFAULT = 4096
+MAX_RESOLUTION = 2000
 
 
 def _new_axes(n: int, width: float = 4.2, height: float = 3.2):
@@ -93,6 +101,9 @@ def plot_history(history, ax=None, *, metrics=("loss", "acc"), label=None, color
 
     Returns the list of Axes, in the order of ``metrics``.
     """
+    if not hasattr(history, "steps_per_epoch"):
+        raise TypeError("plot_history needs a History (what train() or Trainer.fit returns), "
+                        f"got {type(history).__name__}")
     metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     for m in metrics:
         if m not in _METRIC_LABELS:
@@ -187,6 +198,45 @@ def _predictor(model):
     raise TypeError("model must have a predict(X) method or be a function X -> labels")
 
 
+def grid_chunk_rows(sizes, itemsize: int = 8, budget: int | None = None) -> int:
+    """How many grid points to send through a network with layer ``sizes`` (inputs first) at once.
+
+    A forward pass keeps every layer's output and makes temporaries of the widest
+    layer (counted twice, as :mod:`workbook_tools.panel.budget` does); their bytes
+    per point times the rows must stay within ``budget`` (default
+    :data:`GRID_CHUNK_BYTES`). At least one row.
+    """
+    budget = GRID_CHUNK_BYTES if budget is None else budget
+    sizes = [int(n) for n in sizes]
+    per_point = (sum(sizes) + 2 * max(sizes[1:] or sizes)) * int(itemsize)
+    return max(1, int(budget) // per_point)
+
+
+def _chunk_rows_for(model) -> int:
+    """:func:`grid_chunk_rows` for a course_lib network; a fixed number for anything else."""
+    params = getattr(model, "params", None)
+    weights = [w for w in params.values() if np.ndim(w) == 2] if isinstance(params, dict) else []
+    if not weights:
+        return GRID_CHUNK_DEFAULT
+    sizes = [np.shape(weights[0])[0]] + [np.shape(w)[1] for w in weights]
+    return grid_chunk_rows(sizes, np.dtype(weights[0].dtype).itemsize)
+
+
+def evaluate_in_chunks(fn, points: np.ndarray, rows: int) -> np.ndarray:
+    """``fn(points)``, computed ``rows`` points at a time and joined (so memory follows ``rows``)."""
+    if rows >= len(points):
+        return np.asarray(fn(points))
+    return np.concatenate([np.asarray(fn(points[s:s + rows])) for s in range(0, len(points), rows)])
+
+
+def _check_resolution(resolution) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
+            or not 2 <= resolution <= MAX_RESOLUTION:
+        raise ValueError(f"resolution is the number of grid points per axis, a whole number from 2 to "
+                         f"{MAX_RESOLUTION}; got {resolution!r} (200 is plenty for a figure)")
+    return int(resolution)
+
+
 def plot_decision_boundary(model, X, y=None, ax=None, *, resolution=200, padding=0.1, alpha=0.3,
                            cmap="tab10", proba=False, point_size=18, title=None):
     """Predicted class regions of a 2-D classifier as filled contours, with the points.
@@ -196,7 +246,9 @@ def plot_decision_boundary(model, X, y=None, ax=None, *, resolution=200, padding
     model : a network (anything with ``predict(X)``, or a function X -> labels)
     X : (n, 2) inputs; y : (n,) integer labels for colouring the points (optional)
     ax : Axes to draw on (default: a new figure)
-    resolution : grid points per axis
+    resolution : grid points per axis (2 to 2000); the grid goes through the
+        model in chunks (:func:`grid_chunk_rows`), so a wide network needs no
+        memory for all of it at once
     padding : margin around the data, as a fraction of its range
     proba : for two classes, shade the probability of class 1 (blue to red)
         with the 0.5 line, instead of flat regions
@@ -205,43 +257,15 @@ def plot_decision_boundary(model, X, y=None, ax=None, *, resolution=200, padding
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision boundaries need 2-D inputs (n, 2), got shape {X.shape}")
+    resolution = _check_resolution(resolution)
     if ax is None:
         ax = _new_axes(1, width=4.6, height=4.0)[0]
-    import matplotlib as mpl
-
-    cm = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    lo, hi = lo - padding * span, hi + padding * span
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    dtype = getattr(model, "dtype", None)
-    if dtype is not None:
-        grid = grid.astype(dtype, copy=False)
-
+    lo, hi, gx, gy, grid = _decision_grid(model, X, resolution, padding)
     y_arr = None if y is None else np.asarray(y).astype(int)
     if proba:
-        if not hasattr(model, "predict_proba"):
-            raise TypeError("proba=True needs a model with predict_proba(X)")
-        P = np.asarray(model.predict_proba(grid), dtype=float)
-        if P.ndim == 2:
-            if P.shape[1] != 2:
-                raise ValueError(f"proba=True shades two classes; this model has {P.shape[1]}")
-            P = P[:, 1]
-        P = P.reshape(gx.shape)
-        ax.contourf(gx, gy, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1)
-        ax.contour(gx, gy, P, levels=[0.5], colors="k", linewidths=1.2)
-        point_colors = None if y_arr is None else np.where(y_arr == 1, "tab:red", "tab:blue")
+        point_colors = _shade_probability(ax, model, gx, gy, grid, y_arr)
     else:
-        Z = np.asarray(_predictor(model)(grid)).astype(int).reshape(gx.shape)
-        k = int(getattr(model, "num_classes", 0) or 0)
-        k = max(k, int(Z.max()) + 1, 0 if y_arr is None or not y_arr.size else int(y_arr.max()) + 1)
-        colors = [cm(i % cm.N) for i in range(k)]
-        levels = np.arange(k + 1) - 0.5
-        ax.contourf(gx, gy, Z, levels=levels, colors=colors, alpha=alpha)
-        if k > 1 and Z.min() != Z.max():
-            ax.contour(gx, gy, Z, levels=levels[1:-1], colors="k", linewidths=0.8, alpha=0.7)
-        point_colors = None if y_arr is None else [colors[c] for c in y_arr]
+        point_colors = _shade_regions(ax, model, gx, gy, grid, y_arr, cmap, alpha)
     if point_colors is None:
         ax.scatter(X[:, 0], X[:, 1], s=point_size, c="k", alpha=0.6)
     else:
@@ -255,6 +279,50 @@ def plot_decision_boundary(model, X, y=None, ax=None, *, resolution=200, padding
     if title:
         ax.set_title(title, fontsize="medium")
     return ax
+
+
+def _decision_grid(model, X, resolution, padding):
+    """(lo, hi, gx, gy, points): the grid over the data and its margin, points in the model's dtype."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    lo, hi = lo - padding * span, hi + padding * span
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    dtype = getattr(model, "dtype", None)
+    if dtype is not None:
+        grid = grid.astype(dtype, copy=False)
+    return lo, hi, gx, gy, grid
+
+
+def _shade_probability(ax, model, gx, gy, grid, y_arr):
+    """The probability of class 1 from blue to red, with its 0.5 line; returns the points' colours."""
+    if not hasattr(model, "predict_proba"):
+        raise TypeError("proba=True needs a model with predict_proba(X)")
+    P = np.asarray(evaluate_in_chunks(model.predict_proba, grid, _chunk_rows_for(model)), dtype=float)
+    if P.ndim == 2:
+        if P.shape[1] != 2:
+            raise ValueError(f"proba=True shades two classes; this model has {P.shape[1]}")
+        P = P[:, 1]
+    P = P.reshape(gx.shape)
+    ax.contourf(gx, gy, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6, vmin=0, vmax=1)
+    ax.contour(gx, gy, P, levels=[0.5], colors="k", linewidths=1.2)
+    return None if y_arr is None else np.where(y_arr == 1, "tab:red", "tab:blue")
+
+
+def _shade_regions(ax, model, gx, gy, grid, y_arr, cmap, alpha):
+    """One flat colour per predicted class, with the lines between them; returns the points' colours."""
+    import matplotlib as mpl
+
+    cm = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
+    Z = evaluate_in_chunks(_predictor(model), grid, _chunk_rows_for(model)).astype(int).reshape(gx.shape)
+    k = int(getattr(model, "num_classes", 0) or 0)
+    k = max(k, int(Z.max()) + 1, 0 if y_arr is None or not y_arr.size else int(y_arr.max()) + 1)
+    colors = [cm(i % cm.N) for i in range(k)]
+    levels = np.arange(k + 1) - 0.5
+    ax.contourf(gx, gy, Z, levels=levels, colors=colors, alpha=alpha)
+    if k > 1 and Z.min() != Z.max():
+        ax.contour(gx, gy, Z, levels=levels[1:-1], colors="k", linewidths=0.8, alpha=0.7)
+    return None if y_arr is None else [colors[c] for c in y_arr]
 
 
 def _weight_matrix(W):

@@ -87,7 +87,11 @@ def verify_content(content: bytes, check: FileCheck, *, source: str, fix: str = 
 
 
 def verify_file(path: str | os.PathLike, check: FileCheck) -> bytes:
-    """Read ``path`` (gzip or not), verify it, and return the decompressed bytes."""
-    content = read_bytes(path)
+    """Read ``path`` (gzip or not), verify it, and return the decompressed bytes.
+
+    No more than ``check.size + 1`` bytes are ever decompressed: a larger file is
+    refused as soon as that is clear, not after it filled the memory.
+    """
+    content = read_bytes(path, max_size=check.size)
     verify_content(content, check, source=str(Path(path)))
     return content

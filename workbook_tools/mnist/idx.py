@@ -16,13 +16,12 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
 
-__all__ = ["IDX_TYPES", "read_bytes", "parse_idx", "encode_idx", "read_idx", "check_pair", "read_idx_pair"]
+__all__ = ["IDX_TYPES", "read_bytes", "read_content", "parse_idx", "encode_idx", "read_idx", "check_pair", "read_idx_pair"]
 
 # Type code -> big-endian numpy dtype, as in the IDX specification.
 IDX_TYPES: dict[int, np.dtype] = {
@@ -37,28 +36,56 @@ IDX_TYPES: dict[int, np.dtype] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
+_DELETE_IT = "Delete it so it is downloaded again, or replace it with a good copy."
+
+
+def read_bytes(path: str | os.PathLike, *, max_size: int | None = None) -> bytes:
     """Return the content of ``path``, decompressed if it is gzip.
 
     Gzip is recognised by its magic bytes, not by the ``.gz`` name, so a
     file that was unpacked but kept its name (or the reverse) still works.
+    With ``max_size``, reading stops after that many bytes of content (see
+    :func:`read_content`), so a huge file or a gzip bomb costs no more memory.
 
     Raises
     ------
     DataError
-        If the file looks like gzip but is truncated or corrupted.
+        If the file looks like gzip but is truncated or corrupted, or its
+        content is longer than ``max_size``.
     """
-    path = Path(path)
-    raw = path.read_bytes()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
+    with open(path, "rb") as f:
+        return read_content(f, source=str(path), max_size=max_size, fix=_DELETE_IT)
+
+
+def read_content(f, *, source: str, max_size: int | None = None, fix: str = "") -> bytes:
+    """Read the open binary file ``f`` from where it is to its end, decompressed if it is gzip.
+
+    ``max_size`` bounds what is read (decompressed): more content than that is
+    refused after reading ``max_size + 1`` bytes, never all of it, because a
+    few kilobytes of gzip can unpack to gigabytes. ``source`` names the file in
+    messages and ``fix`` (what to do about it) ends them.
+    """
+    start = f.read(len(_GZIP_MAGIC))
+    f.seek(-len(start), os.SEEK_CUR)
+    gzipped = start == _GZIP_MAGIC
+    limit = -1 if max_size is None else max_size + 1
+    if not gzipped:
+        content = f.read(limit)
+    else:
+        try:  # GzipFile decompresses only as much as is asked for
+            with gzip.GzipFile(fileobj=f, mode="rb") as unpacked:
+                content = unpacked.read(limit)
+        except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
+            raise DataError(
+                f"{source}: damaged gzip file ({exc}); it is probably truncated or corrupted. {fix}".rstrip()
+            ) from exc
+    if max_size is not None and len(content) > max_size:
+        what = "unpacks to more than" if gzipped else "is longer than"
         raise DataError(
-            f"{path}: damaged gzip file ({exc}); it is probably truncated or corrupted. "
-            "Delete it so it is downloaded again, or replace it with a good copy."
-        ) from exc
+            f"{source}: {what} {max_size:,} bytes, the size of the file it should be; "
+            f"reading stopped there (a different file{', or a gzip bomb' if gzipped else ''}). {fix}".rstrip()
+        )
+    return content
 
 
 def parse_idx(buf: bytes, *, source: str = "<bytes>") -> np.ndarray:

@@ -109,7 +109,7 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
             "Call load_mnist(download=True) to download them, put them there yourself "
             f"(gzipped or not), or set {ENV_VAR} to a folder that holds all four."
         )
-    if missing:
+    if download:  # also clears what a killed download left behind
         download_missing(folder, progress=progress)
     paths = [existing_file(folder, stem) for stem in MNIST_FILES]
     # The stat in the key makes a replaced or re-downloaded file load afresh.

@@ -149,11 +149,21 @@ def mlp_cost(sizes, *, batch_size, n_train, n_val=0, epochs=1, val_every=None, d
     if chunk:
         parts.append((f"the validation in chunks of {chunk:,}", acts(chunk, False)))
     if grid:
-        parts.append((f"the {grid}×{grid} decision-boundary grid", acts(int(grid) ** 2, False)))
+        parts.append(_grid_part(int(grid), sizes, itemsize, acts))
     seconds, step_seconds = _mlp_seconds(sizes, weights, batch, int(n_train), int(n_val), int(epochs), val_every,
                                          grid, np.dtype(dtype))
     return Cost(bytes=float(sum(b for _, b in parts)), seconds=seconds, what="-".join(map(str, sizes)),
                 parts=tuple(parts), step_seconds=step_seconds)
+
+
+def _grid_part(grid: int, sizes, itemsize: int, acts) -> tuple[str, int]:
+    """The decision-boundary picture's share: plot_decision_boundary sends the grid through
+    the network in chunks, so it costs one chunk's activations, not the whole grid's."""
+    from ..plots import grid_chunk_rows
+
+    rows = min(grid ** 2, grid_chunk_rows(sizes, itemsize))
+    at_a_time = f", {rows:,} points at a time" if rows < grid ** 2 else ""
+    return f"the {grid}×{grid} decision-boundary grid{at_a_time}", acts(rows, False)
 
 
 def _mlp_seconds(sizes, weights, batch, n_train, n_val, epochs, val_every, grid, dtype):

@@ -6,6 +6,7 @@ import logging
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from .errors import ReportError
 from .export import export_pdf, log
@@ -44,9 +45,25 @@ def _log_warnings_to_stderr() -> None:
         log.propagate = False
 
 
+def _same_pdf(notebooks: list[str]) -> str | None:
+    """Two notebooks that would be written to the same PDF (a/lab.ipynb, b/lab.ipynb), said in one line."""
+    seen: dict[str, str] = {}
+    for path in notebooks:
+        name = Path(path).stem + ".pdf"
+        if name in seen:
+            return (f"report: {seen[name]} and {path} would both be written to {name}, the second over the "
+                    "first: export them one at a time, each with its own -o folder")
+        seen[name] = path
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _log_warnings_to_stderr()
+    clash = _same_pdf(args.notebooks)
+    if clash:
+        print(clash, file=sys.stderr)
+        return 1
     status = 0
     for nb_path in args.notebooks:
         start = time.perf_counter()

@@ -35,12 +35,24 @@ def read_notebook(path: Path):
         raise ReportError(f"{path} is not a valid notebook: {msg}") from None
 
 
-def check_output_dir(out_dir: Path) -> None:
+def check_output_dir(out_dir: Path, pdf_name: str | None = None) -> None:
     """Fail now, not after minutes of execution, if the PDF could not be written to ``out_dir``.
 
     Nothing is created: a folder that does not exist yet is checked through the
-    nearest one that does, where it would be created.
+    nearest one that does, where it would be created. ``pdf_name``, the file to
+    be written there, must not be a folder.
     """
+    try:
+        _probe_output_dir(out_dir)
+        if pdf_name and (out_dir / pdf_name).is_dir():
+            raise ReportError(f"{out_dir / pdf_name} is a folder, so the PDF cannot be written there: "
+                              "move it away or choose another folder with -o")
+    except OSError as e:  # a name too long, a loop of symlinks, ...: the system's reason says it
+        raise ReportError(f"output folder {out_dir} cannot be used ({e.strerror or e}): "
+                          "choose another with -o") from None
+
+
+def _probe_output_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise ReportError(f"output folder {out_dir} is a file: choose another with -o")
     existing = out_dir
@@ -88,15 +100,19 @@ def export_pdf(notebook_path, output_dir=None, *, title: str | None = None, auth
     out_dir = Path(output_dir).expanduser() if output_dir is not None else Path.cwd() / "reports"
     remove_stale_parts(out_dir)
     nb = read_notebook(src)
-    check_output_dir(out_dir)
+    check_output_dir(out_dir, src.stem + ".pdf")
     find_mathjax()  # fail early, before a long execution
     if os.environ.get(CHROMIUM_ENV):
         find_chromium()
     if execute:
         nb = execute_notebook(nb, src.resolve().parent, timeout)
     pdf = _render(src, nb, title, author, code)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / (src.stem + ".pdf")
-    with atomic_write(target) as f:
-        f.write(pdf)
+    try:  # checked before the work, but the folder may have changed since (or be immutable, full, ...)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target) as f:
+            f.write(pdf)
+    except OSError as e:
+        raise ReportError(f"could not write {target} ({e.strerror or e}); nothing was written: "
+                          "choose another folder with -o") from None
     return target
