@@ -3,6 +3,7 @@
 
     python3 workbook.py lab                # your workspace (the student edition) in JupyterLab
     python3 workbook.py test               # run the whole test suite
+    python3 workbook.py test --instructor  # and nbgrader on the notebooks (installs the instructor extra)
     python3 workbook.py lab --solutions    # the solution edition instead
     python3 workbook.py reset 02           # a fresh copy of notebook 02 (yours is kept)
     python3 workbook.py report NOTEBOOK [options]   # export a PDF report
@@ -76,7 +77,8 @@ def ensure_apt(packages: dict[str, str]) -> None:
     run(_sudo() + ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env)
 
 
-def ensure_venv() -> None:
+def ensure_venv(instructor: bool = False) -> None:
+    """The virtual environment with the workbook and its test extra (and the instructor extra)."""
     if not PY.exists():
         say(f"creating virtual environment in {VENV}")
         try:
@@ -89,14 +91,16 @@ def ensure_venv() -> None:
             run([sys.executable, "-m", "venv", str(VENV)])
     spec = (ROOT / "pyproject.toml").read_bytes()
     stamp = VENV / f".installed-{hashlib.sha256(spec).hexdigest()[:16]}"
-    if stamp.exists():
+    with_instructor = stamp.with_name(stamp.name + "-instructor")  # the instructor extra as well
+    if with_instructor.exists() or (stamp.exists() and not instructor):
         return
-    say("installing course_lib and its dependencies (first run only)")
+    extras = "test,instructor" if instructor else "test"
+    say(f"installing course_lib and its dependencies ({'with nbgrader' if instructor else 'first run only'})")
     run([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"])
+    run([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{extras}]"])
     for old in VENV.glob(".installed-*"):
         old.unlink()
-    stamp.touch()
+    (with_instructor if instructor else stamp).touch()
 
 
 def lab(rest: list[str], env: dict) -> int:
@@ -127,7 +131,8 @@ def main(argv: list[str]) -> int:
         print("usage: python3 workbook.py reset NOTEBOOK   (its number, e.g. 02, or its file name)")
         return 2
     cmd, rest = argv[0], argv[1:]
-    ensure_venv()
+    instructor = cmd == "test" and "--instructor" in rest  # passed on to pytest (tests/conftest.py)
+    ensure_venv(instructor)
     env = dict(os.environ)
     # BLAS with more threads than cores is many times slower, never faster.
     env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
