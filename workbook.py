@@ -3,6 +3,7 @@
 
     python3 workbook.py lab                # your workspace (the student edition) in JupyterLab
     python3 workbook.py test               # run the whole test suite
+    python3 workbook.py test --instructor  # and nbgrader on the notebooks (installs the instructor extra)
     python3 workbook.py test --minimum-versions   # the fast tests at the lowest numpy and matplotlib we declare
     python3 workbook.py lab --solutions    # the solution edition instead
     python3 workbook.py reset 02           # a fresh copy of notebook 02 (yours is kept)
@@ -92,10 +93,11 @@ def python_in(venv: Path) -> Path:
     return venv / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
 
 
-def ensure_venv(venv: Path = VENV, pins: dict[str, str] | None = None) -> Path:
-    """Create ``venv`` with the workbook installed (again only when pyproject.toml changed); its python.
+def ensure_venv(venv: Path = VENV, pins: dict[str, str] | None = None, instructor: bool = False) -> Path:
+    """Create ``venv`` with the workbook and its test extra (again only when pyproject.toml changed); its python.
 
-    ``pins`` ({"numpy": "1.24", ...}) install those packages at exactly those versions.
+    ``pins`` ({"numpy": "1.24", ...}) install those packages at exactly those versions;
+    ``instructor`` adds the instructor extra (nbgrader).
     """
     python = python_in(venv)
     if not python.exists():
@@ -110,19 +112,21 @@ def ensure_venv(venv: Path = VENV, pins: dict[str, str] | None = None) -> Path:
             run([sys.executable, "-m", "venv", str(venv)])
     spec = (ROOT / "pyproject.toml").read_bytes()
     stamp = venv / f".installed-{hashlib.sha256(spec).hexdigest()[:16]}"
-    if stamp.exists():
+    with_instructor = stamp.with_name(stamp.name + "-instructor")  # the instructor extra as well
+    if with_instructor.exists() or (stamp.exists() and not instructor):
         return python
+    extras = "test,instructor" if instructor else "test"
     pinned = [f"{name}=={version}" for name, version in (pins or {}).items()]
     say(f"installing course_lib and its dependencies{' with ' + ', '.join(pinned) if pinned else ''} "
-        "(first run only)")
+        f"({'with nbgrader' if instructor else 'first run only'})")
     run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     # The pins go in as constraints: they hold for every package that depends on them too.
     constraints = venv / "pins.txt"
     constraints.write_text("".join(f"{pin}\n" for pin in pinned))
-    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), "-e", f"{ROOT}[test]"])
+    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(constraints), "-e", f"{ROOT}[{extras}]"])
     for old in venv.glob(".installed-*"):
         old.unlink()
-    stamp.touch()
+    (with_instructor if instructor else stamp).touch()
     return python
 
 
@@ -193,7 +197,7 @@ def main(argv: list[str]) -> int:
 def command(cmd: str, rest: list[str], env: dict) -> int:
     if cmd == "test" and "--minimum-versions" in rest:
         return run_minimum_versions([a for a in rest if a != "--minimum-versions"], env)
-    ensure_venv()
+    ensure_venv(instructor=cmd == "test" and "--instructor" in rest)  # passed on to pytest (tests/conftest.py)
     if cmd == "lab":
         return lab(rest, env)
     if cmd == "reset":

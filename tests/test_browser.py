@@ -1,14 +1,23 @@
-"""The training panel in a real browser: JupyterLab + Debian's Chromium via Playwright.
+"""The workbook in a real browser: JupyterLab + Debian's Chromium via Playwright.
 
-Serves a temporary copy of ``tests/fixtures/panel_demo.ipynb`` with JupyterLab on
-127.0.0.1, runs it, moves two sliders, waits for the kernel to be idle, presses
+One JupyterLab server on 127.0.0.1 serves both tests (a module-scoped fixture; each test's
+kernels are shut down after it): a copy of ``tests/fixtures/panel_demo.ipynb`` and a student
+workspace made as ``python3 workbook.py lab`` makes it.
+
+The panel: runs the demo, moves two sliders, waits for the kernel to be idle, presses
 Train and checks that the plot changed, that it was redrawn while training ran
 (not only at the end) and that the run used the new values; then starts a long
 run and stops it with Stop; last, types layer sizes over the panel's cap and
-checks that Train refuses them. Screenshots go to ``artifacts/browser/``.
+checks that Train refuses them.
 
-Needs ``/usr/bin/chromium`` (``python3 workbook.py test`` installs it); without it
-the test fails rather than skips, so CI cannot pass without running it.
+An exercise: from the start page to notebook 02 (student edition), its set-up cells, exercise
+2.3 as the stub ("not attempted yet"), with a flipped sign (✗ and the hint) and solved (✓), a
+wrong answer to 2.2, the verdicts in ``.workbook/progress.json``, and the start page counting
+the exercise as passed.
+
+Screenshots go to ``artifacts/browser/``. Needs ``/usr/bin/chromium`` (``python3 workbook.py
+test`` installs it); without it the tests fail rather than skip, so CI cannot pass without
+running them.
 """
 from __future__ import annotations
 
@@ -26,9 +35,14 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
+import nbformat
 import numpy as np
 import pytest
+from playwright.sync_api import expect
+
+from workbook_tools.workspace import notebook_exercises, sources
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "panel_demo.ipynb"
@@ -71,14 +85,27 @@ def chromium():
     return CHROMIUM
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on a copy of the fixture notebook; yields (base_url, token, workdir)."""
+class Lab(NamedTuple):
+    base: str  # http://127.0.0.1:PORT
+    token: str
+    tmp: Path  # the server's log, the panel demo's run log
+    root: Path  # what JupyterLab serves: panel/panel_demo.ipynb and workspace/
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """One JupyterLab server for the tests of this module, serving a folder with a copy of the
+    panel fixture (``panel/``) and a student workspace made as ``workbook.py lab`` makes it
+    (``workspace/``: the student edition and the start page)."""
+    tmp_path = tmp_path_factory.mktemp("lab")
     jupyter = Path(sys.executable).with_name("jupyter")
     assert jupyter.exists(), f"{jupyter} not found: install the project with its test extra"
-    work = tmp_path / "nb"
-    work.mkdir()
-    shutil.copy(FIXTURE, work / FIXTURE.name)
+    root = tmp_path / "root"
+    (root / "panel").mkdir(parents=True)
+    shutil.copy(FIXTURE, root / "panel" / FIXTURE.name)
+    # the command `python3 workbook.py lab` runs before it starts JupyterLab
+    subprocess.run([sys.executable, "-m", "workbook_tools.workspace", "sync", "--workspace", str(root / "workspace")],
+                   cwd=ROOT, check=True, capture_output=True)
     # Fresh JupyterLab settings: no news, no update checks, no user state leaking in.
     settings = tmp_path / "lab-settings"
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
@@ -92,14 +119,14 @@ def lab(tmp_path):
                PYTHONUNBUFFERED="1")
     env.pop("MPLBACKEND", None)
     cmd = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
            "--LabApp.extension_manager=readonly", "--LanguageServerManager.autodetect=False",
            "--ServerApp.terminals_enabled=False"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers run as root
     log = open(tmp_path / "jupyter.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -113,7 +140,7 @@ def lab(tmp_path):
                 if time.monotonic() > deadline:
                     pytest.fail("jupyter lab did not answer within 60 s:\n" + (tmp_path / "jupyter.log").read_text())
                 time.sleep(0.3)
-        yield base, token, tmp_path
+        yield Lab(base, token, tmp_path, root)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -126,6 +153,35 @@ def lab(tmp_path):
             proc.wait(timeout=5)
         log.close()
         shutil.copy(tmp_path / "jupyter.log", ARTIFACTS / "jupyter.log") if ARTIFACTS.is_dir() else None
+
+
+@pytest.fixture
+def lab(lab_server):
+    """The module's JupyterLab server; every kernel a test started is shut down after it."""
+    yield lab_server
+    _shutdown_kernels(lab_server)
+
+
+def _shutdown_kernels(lab: Lab, timeout: float = 30.0) -> None:
+    """Delete every session and kernel of the server, and wait until none is left."""
+    def delete(path):
+        request = urllib.request.Request(f"{lab.base}{path}", method="DELETE",
+                                         headers={"Authorization": f"token {lab.token}"})
+        try:
+            urllib.request.urlopen(request, timeout=15).close()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # gone already
+                raise
+
+    deadline = time.monotonic() + timeout
+    for session in _get_json(f"{lab.base}/api/sessions?token={lab.token}", deadline):
+        delete(f"/api/sessions/{session['id']}")
+    while kernels := _get_json(f"{lab.base}/api/kernels?token={lab.token}", deadline):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"kernels still running after {timeout} s: {kernels}")
+        for kernel in kernels:
+            delete(f"/api/kernels/{kernel['id']}")
+        time.sleep(0.2)
 
 
 def _wait_kernel_idle(base, token, timeout=60.0, settle=0.5):
@@ -199,7 +255,7 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=TIMEOUT_MS)
-    base, token, tmp_path = lab
+    base, token, tmp_path = lab.base, lab.token, lab.tmp
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     with sync_playwright() as pw:
@@ -209,7 +265,7 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             page.set_default_timeout(TIMEOUT_MS)
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{base}/lab/tree/panel_demo.ipynb?token={token}&reset")
+            page.goto(f"{base}/lab/tree/panel/panel_demo.ipynb?token={token}&reset")
             page.locator(".jp-Notebook .jp-Cell").first.wait_for()
             _wait_kernel_idle(base, token)
 
@@ -229,7 +285,7 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             before = plot.screenshot(path=str(ARTIFACTS / "panel_before.png"))
             # the figure for exports travels in the panel's own output, never on screen beside it
             assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
-            static_before = _save_and_read_panel_figure(page, tmp_path / "nb" / FIXTURE.name)
+            static_before = _save_and_read_panel_figure(page, lab.root / "panel" / FIXTURE.name)
             panel.screenshot(path=str(ARTIFACTS / "panel_widget_before.png"))
 
             # Count the plot's redraws from now on, as the browser sees them.
@@ -273,7 +329,7 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             changed = np.mean(np.any(np.abs(a - b) > 0.02, axis=-1))
             assert changed > 0.01, f"only {changed:.2%} of the plot's pixels changed"
             assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
-            static_after = _save_and_read_panel_figure(page, tmp_path / "nb" / FIXTURE.name)
+            static_after = _save_and_read_panel_figure(page, lab.root / "panel" / FIXTURE.name)
             assert static_after != static_before, "the saved figure was not replaced by the new run's"
 
             # A long run, stopped from the browser while it trains.
@@ -309,6 +365,183 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             assert not [e for e in errors if "widget" in e.lower()], errors
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "page_failure.png"))
+            raise
+        finally:
+            browser.close()
+    assert time.monotonic() - t0 < 120
+
+
+# --- an exercise in the student's workspace ----------------------------------------------------
+
+NB02 = "02_scalar_backprop.ipynb"
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def _solution(exercise: str) -> str:
+    """What a student would type for an exercise: the solution edition's cell without the markers."""
+    nb = nbformat.read(ROOT / "notebooks" / NB02, as_version=4)
+    [cell] = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("workbook", {}).get("exercise") == exercise]
+    return "\n".join(line for line in cell.source.split("\n") if not any(m in line for m in MARKERS))
+
+
+def _mistake(source: str, right: str, wrong: str) -> str:
+    assert source.count(right) == 1, f"{right!r} is not once in the solution: update the test's mistake"
+    return source.replace(right, wrong)
+
+
+def _notebook(page, has):
+    """The notebook panel (of the ones open in JupyterLab) that contains ``has``."""
+    return page.locator(".jp-NotebookPanel").filter(has=page.locator(has))
+
+
+def _code_cell(panel, text: str):
+    """The code cell whose source contains ``text``."""
+    cell = panel.locator(".jp-CodeCell").filter(has=panel.page.locator(".jp-InputArea-editor", has_text=text))
+    expect(cell).to_have_count(1)
+    return cell
+
+
+EDITOR_TEXT = "el => [...el.querySelectorAll('.cm-line')].map(line => line.textContent).join('\\n')"
+
+
+def _kernel_ready(panel) -> None:
+    """Wait until the notebook's own kernel is connected and idle (its toolbar's indicator says so):
+    a cell run before then would find no kernel."""
+    expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute("data-status", "idle")
+
+
+def _editor_text(cell) -> str:
+    return cell.locator(".cm-content").evaluate(EDITOR_TEXT)
+
+
+def _type(cell, text: str) -> None:
+    """Replace the cell's source by ``text``, as a student pasting an answer over the stub."""
+    page = cell.page
+    cell.locator(".cm-content").click()
+    expect(cell.locator(".cm-editor")).to_have_class(re.compile(r"\bcm-focused\b"))  # edit mode
+    page.keyboard.press("ControlOrMeta+A")  # in the editor: all of the cell's text
+    page.keyboard.insert_text(text)
+    page.wait_for_function(f"([el, text]) => ({EDITOR_TEXT})(el) === text",
+                           arg=[cell.locator(".cm-content").element_handle(), text])
+
+
+def _run(cell):
+    """Run the cell (select it, Ctrl+Enter) and wait until it has finished, that is until its prompt,
+    having changed (to [*]), shows an execution count again. Returns its output area.
+
+    (The count alone does not tell: a new kernel's first cell is [1] again.)"""
+    prompt = cell.locator(".jp-InputArea-prompt")
+    prompt.click()  # selects the cell (command mode)
+    expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    prompt.evaluate("""el => {
+        el.__ran = false;
+        new MutationObserver((_, observer) => { el.__ran = true; observer.disconnect(); })
+            .observe(el, {childList: true, characterData: true, subtree: true});
+    }""")
+    cell.page.keyboard.press("Control+Enter")  # Shift+Enter would add a cell below the last one
+    cell.page.wait_for_function("el => el.__ran && /^\\[\\d+\\]/.test(el.textContent.trim())",
+                                arg=prompt.element_handle())
+    return cell.locator(".jp-OutputArea")
+
+
+def _progress(root: Path) -> dict:
+    path = root / "workspace" / ".workbook" / "progress.json"
+    return {k: v["status"] for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
+
+
+def test_exercise_and_start_page_in_jupyterlab(chromium, lab):
+    """The student's path through an exercise: from the start page to notebook 02's exercise 2.3 (the
+    stub: not attempted yet; a flipped sign: ✗ with the hint; the solution: ✓), a wrong loss in 2.2, and
+    back on the start page the exercise counted as passed."""
+    from playwright.sync_api import sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    student_nb = nbformat.read(lab.root / "workspace" / NB02, as_version=4)
+    total = len(notebook_exercises(student_nb))
+    assert total >= 5 and not _progress(lab.root)
+    t0 = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.set_default_timeout(TIMEOUT_MS)
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            # where `workbook.py lab` opens JupyterLab: the start page, with no progress yet
+            page.goto(f"{lab.base}/lab/tree/workspace/00_start.ipynb?token={lab.token}&reset")
+            start = _notebook(page, ".workbook-course-map")
+            row = start.locator(".workbook-course-map tr").filter(
+                has=page.get_by_role("link", name=student_nb.metadata["title"], exact=True))
+            expect(row.locator(".workbook-progress")).to_have_text(re.compile(rf"^0 of {total}\b"))
+            _kernel_ready(start)
+
+            # its link opens the notebook in JupyterLab
+            row.get_by_role("link").click()
+            nb = _notebook(page, ".jp-InputArea-editor:has-text('wt.check(\"2.3\"')")
+            expect(nb).to_be_visible()
+            _kernel_ready(nb)
+            for setup in ("import workbook_tools as wt", "params = {"):  # the set-up cells
+                out = _run(_code_cell(nb, setup))
+                expect(out.locator("[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
+
+            exercise, check = _code_cell(nb, "def backward(params, cache, target)"), _code_cell(nb, 'wt.check("2.3"')
+            verdict = check.locator(".workbook-check")
+            # the stub as the student edition has it
+            assert "raise NotImplementedError(\"Exercise 2.3" in _editor_text(exercise)
+            _run(exercise)
+            _run(check)
+            expect(verdict).to_have_count(1)
+            expect(verdict).to_have_class(re.compile(r"workbook-check-not-attempted"))
+            expect(verdict).to_contain_text("Exercise 2.3 (the backward pass, VU-6, NTNU2-1): not attempted yet")
+            assert _progress(lab.root) == {"2.3": "not attempted"}
+
+            # a flipped sign in dL/do: ✗ and the hint that names it
+            solution = _solution("2.3")
+            _type(exercise, _mistake(solution, "y[m] - (1.0 if m == target else 0.0)",
+                                     "(1.0 if m == target else 0.0) - y[m]"))
+            expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
+            _run(check)
+            expect(verdict).to_have_count(1)
+            expect(verdict).to_have_class(re.compile(r"workbook-check-failed"))
+            expect(verdict).to_contain_text("✗ Exercise 2.3")
+            expect(verdict).to_contain_text("Hint: the sign: dL/do = y - onehot(t) = (-½, ½)")
+            expect(verdict).to_contain_text("Until it passes, the cells below use course_lib.scalar.backward")
+            assert _progress(lab.root) == {"2.3": "failed"}
+
+            # the solution: ✓ with what was verified
+            _type(exercise, solution)
+            expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
+            _run(check)
+            expect(verdict).to_have_count(1)
+            expect(verdict).to_have_class(re.compile(r"workbook-check-passed"))
+            expect(verdict).to_contain_text("✓ Exercise 2.3")
+            expect(verdict).to_contain_text("central differences")
+            expect(verdict).not_to_contain_text("Hint")
+            check.screenshot(path=str(ARTIFACTS / "exercise_passed.png"))
+
+            # another exercise, wrong: the loss with its sign flipped
+            loss = _code_cell(nb, "def loss(cache, target)")
+            _type(loss, _mistake(_solution("2.2"), "return -math.log(", "return math.log("))
+            _run(loss)
+            loss_verdict = _code_cell(nb, 'wt.check("2.2"').locator(".workbook-check")
+            _run(_code_cell(nb, 'wt.check("2.2"'))
+            expect(loss_verdict).to_have_class(re.compile(r"workbook-check-failed"))
+            expect(loss_verdict).to_contain_text("Hint: the sign: l = -log y_target, which is ≥ 0")
+            assert _progress(lab.root) == {"2.2": "failed", "2.3": "passed"}
+
+            # back on the start page: running its cell shows the exercise passed
+            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="00_start.ipynb").click()
+            expect(start).to_be_visible()
+            _run(_code_cell(start, "wt.course_map()"))
+            expect(row.locator(".workbook-progress")).to_have_text(re.compile(rf"^1 of {total}\b"))
+            counts = start.locator(".workbook-course-map .workbook-progress").all_inner_texts()
+            assert len(counts) == len(sources()), counts  # a row for each notebook, none for the start page
+            assert [t for t in counts if re.match(r"[1-9]\d* of", t)] == [row.locator(".workbook-progress").inner_text()]
+            start.screenshot(path=str(ARTIFACTS / "start_page_progress.png"))
+            assert not errors, errors
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "exercise_failure.png"))
             raise
         finally:
             browser.close()

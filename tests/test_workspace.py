@@ -134,3 +134,12 @@ def test_the_course_map_counts_passed_exercises(tmp_path):
     assert "VU-6" in rows["02_scalar_backprop.ipynb"]["tasks"]
     html = ws.course_map(work)._repr_html_()
     assert "<a href='01_derivatives.ipynb'>" in html and "1 of 5" in html
+
+
+def test_the_course_map_lists_the_notebooks_not_the_start_page(tmp_path):
+    work = tmp_path / "workspace"
+    ws.sync(work, ROOT / "notebooks", log=lambda m: None)
+    ws.sync(work, ROOT / "notebooks", log=lambda m: None)  # now 00_start.ipynb is there to be found
+    assert (work / ws.START).exists()
+    files = [r["file"] for r in ws.course_map(work).rows]
+    assert files == [p.name for p in ws.sources(ROOT / "notebooks")]

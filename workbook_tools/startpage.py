@@ -47,11 +47,11 @@ def _progress(row) -> str:
 
 
 def render_course_map(folder: Path, progress: dict) -> CourseMap:
-    from .workspace import notebook_exercises, notebook_tasks
+    from .workspace import START, notebook_exercises, notebook_tasks
 
     rows = []
     for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
-        if "(new version" in path.name:
+        if "(new version" in path.name or path.name == START:  # the start page is not on its own map
             continue
         nb = nbformat.read(path, as_version=4)
         meta = nb.metadata.get("workbook", {})
