@@ -58,7 +58,7 @@ def test_driver_runs_workers_in_processes_and_reports(tmp_path):
     assert "course_lib" in proc.stdout and "ex/s" in proc.stdout
     results = json.loads(out.read_text())
     for route in ("plain", "fused"):
-        runs = results["runs"]["inherit/float32"][f"numpy-{route}"]
+        runs = results["runs"]["inherit/float32/busy0/threads0"][f"numpy-{route}"]
         assert len(runs) == 2 and all(r["seconds"] > 0 for r in runs)
         # fresh processes from the same seeds train identically
         assert runs[0]["epoch_loss"] == runs[1]["epoch_loss"]
