@@ -78,13 +78,19 @@ def _bind(lib, prefix, suffix, int_t):
             batch.restype = None
             batch.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 13 + [int_t, ctypes.c_void_p]
         funcs[dtype] = (gemm, ger, batch)
-    try:
-        threads = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-    except AttributeError:
-        threads = None
-    else:
-        threads.restype, threads.argtypes = ctypes.c_int, []
-    funcs["threads"] = threads
+    # OpenBLAS's thread controls (workbook_tools.threads): get and set the count, whether it is
+    # the pthreads (1) or OpenMP (2) build, and its configuration string.
+    for key, name, restype, argtypes in [("threads", "get_num_threads", ctypes.c_int, []),
+                                         ("set_threads", "set_num_threads", None, [ctypes.c_int]),
+                                         ("parallel", "get_parallel", ctypes.c_int, []),
+                                         ("config", "get_config", ctypes.c_char_p, [])]:
+        try:
+            f = getattr(lib, f"{prefix}openblas_{name}{suffix}")
+        except AttributeError:
+            f = None
+        else:
+            f.restype, f.argtypes = restype, argtypes
+        funcs[key] = f
     return funcs
 
 
@@ -119,6 +125,12 @@ def _find():
 def available() -> str | None:
     """The path of the BLAS library used for fused updates, or None (numpy fallback)."""
     return _load().get("library")
+
+
+def config() -> str | None:
+    """OpenBLAS's build configuration (version, NO_AFFINITY, kernel, MAX_THREADS), if it says."""
+    f = _load().get("config")
+    return None if f is None else f().decode(errors="replace").strip()
 
 
 def _usable(funcs, *arrays):
