@@ -236,3 +236,80 @@ def test_split_calls_from_two_threads_at_once(monkeypatch):
     for r in runners:
         r.join()
     assert not errors
+
+
+# --- one instance at a time: the lean step ----------------------------------------------
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 3e-5)])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "improved_sigmoid", "identity"])
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_one_instance_at_a_time_trains_as_the_lesson_does(path, dtype, tol, activation, l2):
+    """FusedTrainer(batch_size=1) and cl.Trainer(batch_size=1): the same losses, weights and accuracy."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((120, 30))
+    y = X[:, :4].argmax(axis=1)  # learnable: random labels can trip the divergence check
+    runs = []
+    for trainer in (FusedTrainer, cl.Trainer):
+        net = cl.mlp([30, 40, 20, 4], rng=np.random.default_rng(12), activation=activation, dtype=dtype)
+        h = trainer(net, lr=0.01, batch_size=1, epochs=2, l2=l2, rng=13, val_every=50).fit((X, y), (X[:30], y[:30]))
+        runs.append((net, h))
+    (a, ha), (b, hb) = runs
+    assert len(ha.loss) == len(hb.loss) and ha.stop_reason == hb.stop_reason  # (relu trips the divergence check)
+    for name in b.params:
+        assert a.params[name].dtype == dtype
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=tol, atol=tol, err_msg=name)
+    np.testing.assert_allclose(ha.loss, hb.loss, rtol=tol, atol=tol)
+    assert ha.acc == hb.acc and ha.epoch_acc == hb.epoch_acc
+    np.testing.assert_allclose(ha.val_loss, hb.val_loss, rtol=tol)
+
+
+def test_the_mnist_network_one_image_at_a_time():
+    """784-300-10 sigmoid, float32 and float64, a few hundred steps: as cl.Trainer computes it."""
+    rng = np.random.default_rng(14)
+    X = rng.integers(0, 256, (300, 784)).astype(np.float64) / 255
+    y = rng.integers(0, 10, 300)
+    for dtype, tol in [(np.float64, 1e-12), (np.float32, 1e-5)]:
+        nets = [cl.mlp([784, 300, 10], rng=np.random.default_rng(15), dtype=dtype) for _ in range(2)]
+        ha = FusedTrainer(nets[0], lr=0.1, batch_size=1, rng=16).fit((X, y))
+        hb = cl.Trainer(nets[1], lr=0.1, batch_size=1, rng=16).fit((X, y))
+        np.testing.assert_allclose(ha.loss, hb.loss, rtol=tol, atol=tol)
+        for name in nets[1].params:
+            np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=tol, atol=tol)
+
+
+def test_the_lean_step_is_taken_and_follows_swapped_arrays(monkeypatch):
+    from workbook_tools import fast
+
+    calls = []
+    real = fast.InstanceStep.__call__
+    monkeypatch.setattr(fast.InstanceStep, "__call__", lambda self, x, y: calls.append(1) or real(self, x, y))
+
+    class Swap(cl.Callback):
+        """Replaces the first layer's W by a new array halfway (as a user's callback might)."""
+
+        def on_step_end(self, loop):
+            if loop.step == 10:
+                layer = loop.model.layers[0]
+                layer.params["W"] = layer.params["W"] * 0.5
+
+    rng = np.random.default_rng(17)
+    X, y = rng.standard_normal((20, 6)), rng.integers(0, 3, 20)
+    a, b = small_net(), small_net()
+    FusedTrainer(a, lr=0.1, batch_size=1, rng=1, callbacks=[Swap()]).fit((X, y))
+    cl.Trainer(b, lr=0.1, batch_size=1, rng=1, callbacks=[Swap()]).fit((X, y))
+    assert len(calls) == 20
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=1e-12, err_msg=name)
+
+
+def test_other_networks_take_the_general_step():
+    from workbook_tools import fast
+
+    assert fast.InstanceStep.build(cl.mlp([3, 4, 1], rng=0, output="sigmoid"), 0.1, 0.0) is False
+    rng = np.random.default_rng(18)
+    X, y = rng.standard_normal((30, 3)), rng.integers(0, 2, 30)
+    a, b = (cl.mlp([3, 4, 1], rng=0, output="sigmoid") for _ in range(2))
+    FusedTrainer(a, lr=0.1, batch_size=1, rng=2).fit((X, y))
+    cl.Trainer(b, lr=0.1, batch_size=1, rng=2).fit((X, y))
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=1e-12, err_msg=name)
