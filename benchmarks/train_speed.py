@@ -288,7 +288,9 @@ def _threads_status(toolbox):
         from workbook_tools import threads
     except ImportError:
         threads = None
-    if toolbox is not None and threads is not None:
+    # (an older toolbox measured with --lib-path has no threads module; the editable install's
+    # finder would hand us this checkout's instead)
+    if toolbox is not None and threads is not None and Path(threads.__file__).parent == Path(toolbox.__file__).parent:
         return threads.status()
     try:
         from workbook_tools import blas
