@@ -106,13 +106,15 @@ def test_a_busy_core_means_one_thread_at_once():
 def test_a_little_noise_is_not_a_busy_core():
     p = Policy(cores=2, max_threads=2)
     assert p.update(reading(0, 0, 0), reading(1, 1.2, 1.0)) == 2  # others 0.2 < slack 0.25
-    assert p.update(reading(1, 1.2, 1.0), reading(2, 2.7, 2.2)) == 1  # others 0.3
+    assert p.update(reading(1, 1.2, 1.0), reading(2, 2.7, 2.2)) == 2  # others 0.3: once may be a miscount
+    assert p.update(reading(2, 2.7, 2.2), reading(3, 3.8, 3.1)) == 2  # 0.2: it was
+    assert p.update(reading(3, 3.8, 3.1), reading(4, 5.3, 4.2)) == 2  # 0.4 (not surely: that is over 0.5)
+    assert p.update(reading(4, 5.3, 4.2), reading(5, 6.75, 5.3)) == 1  # 0.35, the second reading in a row
 
 
-def test_more_threads_only_after_readings_agree():
-    p = Policy(cores=2, max_threads=2, up_after=2)
-    t, busy, own = 0.0, 0.0, 0.0
-    prev = reading(t, busy, own)
+def test_agreeing_readings(monkeypatch):
+    p = Policy(cores=2, max_threads=2, agree=2)
+    prev = reading(0.0, 0.0, 0.0)
 
     def step(others, ours):
         nonlocal prev
@@ -121,19 +123,25 @@ def test_more_threads_only_after_readings_agree():
         prev = cur
         return out
 
-    assert step(1.0, 1.0) == 1  # the other program
+    assert step(1.0, 1.0) == 1  # the other program: down at once
     assert step(0.0, 1.0) == 1  # it stopped: one quiet reading is not enough
     assert step(1.0, 1.0) == 1  # back again: the streak starts over
     assert step(0.0, 1.0) == 1
     assert step(0.0, 1.0) == 2  # two quiet readings in a row
+    assert step(0.3, 1.7) == 2  # a little busy...
+    assert step(0.1, 1.9) == 2  # ...but not twice in a row
+    assert step(0.4, 1.6) == 2
+    assert step(0.4, 1.6) == 1  # twice in a row: down
 
 
 def test_never_more_than_the_pool_or_the_cores():
     assert Policy(cores=8, max_threads=4).max_threads == 4
     assert Policy(cores=2, max_threads=64).max_threads == 2
     p = Policy(cores=8, max_threads=8)
-    assert p.update(reading(0, 0, 0), reading(1, 3.0, 0.5)) == 5  # others took 2.5 of 8 cores
-    assert p.update(reading(1, 3.0, 0.5), reading(2, 11.0, 1.0)) == 1  # others took 7.5
+    assert p.update(reading(0, 0, 0), reading(1, 3.0, 0.5)) == 6  # others took 2.5 of 8 cores: surely 2
+    assert p.update(reading(1, 3.0, 0.5), reading(2, 6.0, 1.0)) == 6
+    assert p.update(reading(2, 6.0, 1.0), reading(3, 9.0, 1.5)) == 5  # the half of a third, twice in a row
+    assert p.update(reading(3, 9.0, 1.5), reading(4, 17.0, 2.0)) == 1  # others took 7.5
 
 
 def test_a_quota_and_the_rest_of_our_cgroup():

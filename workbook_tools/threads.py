@@ -15,8 +15,9 @@ four times a second reads
   on the CPUs we may use) minus this process's own CPU time,
 
 and sets OpenBLAS's thread count to the cores that are free: a core counts as
-free while others take less than a quarter of it. It lowers the count at once and
-raises it again only after two readings in a row agree, never above the count
+free while others take less than a quarter of it. It lowers the count at once when
+others surely take a core (more than half of it), otherwise after two readings in a
+row, and raises it again after two readings in a row, never above the count
 OpenBLAS started with (``OPENBLAS_NUM_THREADS``, or one per core). Products too
 small to gain from threads run on one: :func:`pinned` holds a count for a block of
 code (``FusedTrainer`` pins one thread when it trains on one instance at a time),
@@ -59,9 +60,10 @@ import time
 
 ENV = "WORKBOOK_THREADS"
 INTERVAL = 0.25  # seconds between readings
-FIRST_INTERVAL = 0.05  # the first decision comes quickly: an epoch can be over in a second
+FIRST_INTERVAL = 0.1  # the first decision comes quickly: an epoch can be over in a second
 SLACK = 0.25  # a core is free while other programs take less than this much of it
-UP_AFTER = 2  # readings in a row that agree before the count goes up (down: at once)
+SURE = 0.5  # ... and surely taken when they take more than this: fewer threads at once
+AGREE = 2  # readings in a row that agree before the count goes up, or down for a core taken less surely
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -215,16 +217,20 @@ class Policy:
 
     ``update(previous, current)`` returns the count to use: the free cores (our CPUs
     minus what others took, and within a quota minus what the rest of our cgroup
-    took), where a core counts as free while others take less than ``slack`` of it;
-    at least 1, at most ``max_threads``. Lower at once, higher after ``up_after``
-    readings in a row.
+    took), at least 1, at most ``max_threads``. A core counts as free while others
+    take less than ``slack`` (a quarter) of it. The count goes down at once when
+    others surely take a core (more than ``sure``, a half: one descheduled thread
+    stalls every product, so waiting costs most), after ``agree`` readings in a
+    row when they take between a quarter and a half (a reading lasts a quarter of
+    a second and /proc/stat counts in hundredths of a second: one reading can be
+    off by a tenth of a core), and up after ``agree`` readings in a row.
     """
 
     def __init__(self, cores: int, max_threads: int, quota: float | None = None, slack: float = SLACK,
-                 up_after: int = UP_AFTER):
-        self.cores, self.quota, self.slack, self.up_after = cores, quota, slack, up_after
+                 sure: float = SURE, agree: int = AGREE):
+        self.cores, self.quota, self.slack, self.sure, self.agree = cores, quota, slack, sure, agree
         self.max_threads = max(1, min(max_threads, usable_cores(cores, quota)))
-        self.threads, self.streak = self.max_threads, 0
+        self.threads, self.up_streak, self.down_streak = self.max_threads, 0, 0
         self.others = self.free = None
 
     def free_cores(self, previous: Reading, current: Reading) -> float | None:
@@ -240,22 +246,26 @@ class Policy:
         self.others, self.free = others, free
         return free
 
-    def want(self, free: float) -> int:
-        return max(1, min(self.max_threads, math.floor(free + self.slack)))
+    def want(self, free: float, slack: float | None = None) -> int:
+        return max(1, min(self.max_threads, math.floor(free + (self.slack if slack is None else slack))))
 
     def update(self, previous: Reading, current: Reading) -> int:
         free = self.free_cores(previous, current)
         if free is None:
             return self.threads
-        want = self.want(free)
-        if want < self.threads:
-            self.threads, self.streak = want, 0
+        want, surely = self.want(free), self.want(free, self.sure)
+        if surely < self.threads:
+            self.threads, self.up_streak, self.down_streak = surely, 0, 0
+        elif want < self.threads:
+            self.up_streak, self.down_streak = 0, self.down_streak + 1
+            if self.down_streak >= self.agree:
+                self.threads, self.down_streak = want, 0
         elif want > self.threads:
-            self.streak += 1
-            if self.streak >= self.up_after:
-                self.threads, self.streak = want, 0
+            self.up_streak, self.down_streak = self.up_streak + 1, 0
+            if self.up_streak >= self.agree:
+                self.threads, self.up_streak = want, 0
         else:
-            self.streak = 0
+            self.up_streak = self.down_streak = 0
         return self.threads
 
 
