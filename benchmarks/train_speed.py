@@ -294,7 +294,8 @@ def _threads_status(toolbox):
         return threads.status()
     try:
         from workbook_tools import blas
-        return {"blas_threads": blas._threads(blas._load())}
+        f = blas._load().get("threads")
+        return {"blas_threads": f() if f is not None else None}
     except (ImportError, AttributeError):
         return {}
 
