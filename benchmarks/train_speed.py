@@ -628,7 +628,7 @@ def report(results, out=print):
         lad = results["ladder"]
         route = a["routes"][0]
         batched = {runs["meta"]["dtype"]: median([r["seconds"] for r in runs[f"numpy-{route}"]])
-                   for runs in results["runs"].values() if not runs["meta"]["busy"]}
+                   for runs in results["runs"].values() if not runs["meta"]["busy"] and not runs["meta"]["threads"]}
         n = next(iter(results["runs"].values()))[f"numpy-{route}"][0]["n"]
         out("\nSpeed ladder (examples per second, training):")
         out(f"  plain Python, per instance (float64)   {lad['python_per_instance']:12,.1f}")
