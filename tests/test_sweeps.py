@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,8 +148,11 @@ def _interrupt(tmp_path, mode, ready):
     script.write_text(SCRIPT)
     marks = tmp_path / "marks"
     marks.mkdir()
+    # the toolbox under test, not whichever copy the environment installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, str(script), str(marks), mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
         while not ready([p.name for p in marks.iterdir()]):
