@@ -18,6 +18,7 @@ Only the standard library is used here, so a bare ``python3`` is enough.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -173,6 +174,31 @@ def lab(rest: list[str], env: dict) -> int:
     return subprocess.call(args, cwd=ROOT, env=env)
 
 
+def usable_cores() -> int:
+    """Cores this process may keep busy: its CPU affinity and any cgroup CPU quota (a container's)."""
+    spec = importlib.util.spec_from_file_location("_workbook_threads", ROOT / "workbook_tools" / "threads.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # standard library only; starts nothing
+    return module.usable_cores()
+
+
+def thread_env(env: dict) -> dict:
+    """The thread settings for JupyterLab's kernels and the tests.
+
+    OpenBLAS (numpy's) and OpenMP libraries start one thread per core they are
+    told of. ``os.cpu_count()`` is the host's count, also inside a container limited
+    to fewer cores, and more threads than cores is many times slower, never
+    faster: they get the cores this process may use. That is a ceiling: inside a
+    notebook ``workbook_tools.threads`` lowers BLAS's count while other programs
+    take cores, and raises it back when they stop (``WORKBOOK_THREADS=off``
+    switches that off). Values already set are kept.
+    """
+    cores = str(usable_cores())
+    for key in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        env.setdefault(key, cores)
+    return env
+
+
 def main(argv: list[str]) -> int:
     usage = __doc__.split("\n\n")[1]
     if not argv or argv[0] not in {"lab", "test", "report", "reset"}:
@@ -181,10 +207,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "reset" and len(argv) != 2:
         print("usage: python3 workbook.py reset NOTEBOOK   (its number, e.g. 02, or its file name)")
         return 2
-    env = dict(os.environ)
-    # BLAS with more threads than cores is many times slower, never faster.
-    env.setdefault("OPENBLAS_NUM_THREADS", str(os.cpu_count() or 1))
-    env.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
+    env = thread_env(dict(os.environ))
     try:
         return command(argv[0], argv[1:], env)
     except subprocess.CalledProcessError as e:  # venv, pip or apt-get: their own messages are above

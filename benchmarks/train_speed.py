@@ -19,12 +19,18 @@ Usage (from the repository root)::
     python -m benchmarks.train_speed                 # the full benchmark (~2-3 minutes)
     python -m benchmarks.train_speed --reps 3 --dtypes float32
     python -m benchmarks.train_speed --wait-quiet 60 # on a shared machine: wait for idle CPUs
+    python -m benchmarks.train_speed --busy 0 1 --threads 0 1  # quiet and contended, default and 1 thread
+    python -m benchmarks.train_speed --batch-size 1 --n 10000  # one image at a time
     python -m benchmarks.train_speed --json out.json # also keep every measurement
 
 PyTorch is optional (``pip install -e .[bench]``); without it only the numpy
 side runs. Nothing here changes how BLAS is set up: the workers inherit the
-environment, so the figures are those of a student's machine (see
-``--blas-env`` and ``--threads`` to measure other set-ups).
+environment and import ``workbook_tools`` as a notebook does (its thread
+monitor, ``workbook_tools.threads``, included), so the figures are those of a
+student's machine (see ``--blas-env`` and ``--threads`` to measure other
+set-ups). ``--busy N`` measures under contention: the driver starts N
+pure-Python spin loops before each epoch (after any quiet-waiting) and stops
+them after it, like another program taking cores on a student's laptop.
 """
 from __future__ import annotations
 
@@ -54,8 +60,14 @@ MNIST_DIR = Path(os.environ.get("WORKBOOK_MNIST_DIR", ROOT.parent / "shared" / "
 # Variables that pin OpenBLAS to a kernel or cache size; some machines set them
 # to work around old OpenBLAS builds. ``--blas-env student`` removes them.
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_VERBOSE")
-# numpy/torch time ratios: the readable route (issue 12), the fused route (issues 8 and 12)
+# numpy/torch time ratios at batch 64: the readable route (issue 12), the fused route (issues 8 and 12)
 TARGETS = {("plain", "float32"): 0.80, ("fused", "float32"): 0.62, ("fused", "float64"): 1.0}
+# one image at a time (issue 16): the fast route's examples per second in float32, and its
+# speed against PyTorch's per-instance loop (time ratio) in both dtypes
+TARGET_B1_RATE = {("fused", "float32"): 15000}
+TARGET_B1_RATIO = {("fused", "float32"): 1 / 3, ("fused", "float64"): 1 / 3}
+# under contention (issue 16): default epoch / quiet default epoch, default / one BLAS thread
+TARGET_BUSY_SLOWDOWN, TARGET_BUSY_VS_ONE = 2.0, 1.10
 PEAK_TARGET = 0.45  # fraction of the 2048^2 matmul peak, float32
 NOISY_CPU = 0.25  # other programs using more CPUs than this during an epoch: a noisy measurement
 
@@ -229,6 +241,7 @@ def numpy_epoch(cfg):
     """One epoch with course_lib's batched Trainer (or the fused one); returns time, loss and memory."""
     import course_lib as cl
 
+    toolbox = _import_toolbox()  # a notebook imports it: its thread monitor is part of the default
     X, y = load_data(cfg)
     params = initial_params(cfg["sizes"], X.dtype)
     layers = []
@@ -241,11 +254,13 @@ def numpy_epoch(cfg):
                             rng=np.random.default_rng(SEED))
     rss0 = _rss_status()
     peak_reset = _reset_peak_rss()
+    threads0 = _threads_status(toolbox)
     with CpuWatch() as w:
         h = trainer.fit((X, y))
     rss1 = _rss_status()
     out = _result(cfg, w, len(X), h.epoch_loss[-1], h.loss[-1], rss0, rss1, peak_reset)
     out["blas"] = blas_info()
+    out["threads"] = {"before": threads0, "after": _threads_status(toolbox)}
     _save_params(cfg, [(l.params["W"], l.params["b"]) for l in net.layers if isinstance(l, cl.Linear)])
     if cfg.get("trace_memory"):
         # A second, untimed epoch under tracemalloc: the epoch's own numpy allocations.
@@ -256,6 +271,33 @@ def numpy_epoch(cfg):
         out["traced_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     return out
+
+
+def _import_toolbox():
+    """``workbook_tools`` as a notebook imports it (None for an older checkout without it)."""
+    try:
+        import workbook_tools
+    except ImportError:
+        return None
+    return workbook_tools
+
+
+def _threads_status(toolbox):
+    """BLAS's thread count now and what the toolbox's thread monitor saw (if it has one)."""
+    try:
+        from workbook_tools import threads
+    except ImportError:
+        threads = None
+    # (an older toolbox measured with --lib-path has no threads module; the editable install's
+    # finder would hand us this checkout's instead)
+    if toolbox is not None and threads is not None and Path(threads.__file__).parent == Path(toolbox.__file__).parent:
+        return threads.status()
+    try:
+        from workbook_tools import blas
+        f = blas._load().get("threads")
+        return {"blas_threads": f() if f is not None else None}
+    except (ImportError, AttributeError):
+        return {}
 
 
 def torch_epoch(cfg):
@@ -450,6 +492,38 @@ def median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+class Busy:
+    """``count`` pure-Python spin loops, each wanting a whole core, for the length of a ``with``."""
+
+    CODE = "while True: pass"
+
+    def __init__(self, count):
+        self.count, self.procs = count, []
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", self.CODE]) for _ in range(self.count)]
+        if self.procs:
+            time.sleep(0.3)  # running before the worker starts, as a student's other program would be
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.kill()
+        for proc in self.procs:
+            proc.wait()
+        self.procs = []
+        return False
+
+
+def conditions(args):
+    """(busy processes, BLAS threads: 0 = as the environment and the toolbox decide), in the order measured."""
+    return [(busy, threads) for busy in args.busy for threads in args.threads]
+
+
+def condition_name(busy, threads):
+    return f"{'quiet' if not busy else f'{busy} busy'}, {'default threads' if not threads else f'{threads} thread(s)'}"
+
+
 def measure(args, log=print):
     """Every measurement the report needs, numpy and torch alternating; returns a dict."""
     torch_ok = not args.no_torch and importlib.util.find_spec("torch") is not None
@@ -461,43 +535,54 @@ def measure(args, log=print):
     results = {"cores": cores(), "args": vars(args), "torch": torch_ok, "runs": {}}
     tmp = Path(tempfile.mkdtemp(prefix="train_speed_"))
     for env_name in envs:
-        env = worker_env(env_name, args.threads)
         for dtype in args.dtypes:
-            key = f"{env_name}/{dtype}"
-            ours = [f"numpy-{route}" for route in args.routes]
-            runs = results["runs"][key] = {**{fw: [] for fw in ours}, "torch": [], "peak": []}
-            frameworks = ours + ["torch"] if torch_ok else ours
-            for rep in range(args.reps):
-                # alternate who goes first, so slow drifts in the machine hit both alike
-                for fw in frameworks if rep % 2 == 0 else frameworks[::-1]:
-                    cfg = dict(base, job=fw.split("-")[0], route=fw.partition("-")[2] or None, dtype=dtype,
-                               threads=args.threads, trace_memory=(rep == 0 and fw != "torch"))
-                    if rep == 0:
-                        cfg["save_params"] = str(tmp / f"{env_name}-{dtype}-{fw}.npz")
-                    for attempt in range(args.retry_noisy + 1):
-                        waited = wait_quiet(args.wait_quiet) if args.wait_quiet else 0.0
-                        r = spawn(cfg, env)
-                        r.update(waited=waited, attempts=attempt + 1)
-                        other = "" if r["other_cores"] is None else f", others used {r['other_cores']:.2f} CPU"
-                        log(f"  [{key}] {fw:5s} rep {rep + 1}/{args.reps}: {r['seconds']:.3f} s"
-                            f" (loss {r['epoch_loss']:.6f}{other})")
-                        if r["other_cores"] is None or r["other_cores"] <= NOISY_CPU:
-                            break
-                        if attempt < args.retry_noisy:
-                            log("    the machine was busy: measuring this epoch again")
-                    runs[fw].append(r)
-                if not args.no_peak:
-                    runs["peak"].append(spawn(dict(job="peak", dtype=dtype), env))
-            if torch_ok:
-                b = np.load(tmp / f"{env_name}-{dtype}-torch.npz")
-                for fw in ours:
-                    a = np.load(tmp / f"{env_name}-{dtype}-{fw}.npz")
-                    runs[f"max_param_diff/{fw}"] = max(float(np.max(np.abs(a[k].astype(np.float64) - b[k])))
-                                                       for k in a.files)
+            for busy, threads in conditions(args):
+                env = worker_env(env_name, threads)
+                key = f"{env_name}/{dtype}/busy{busy}/threads{threads}"
+                ours = [f"numpy-{route}" for route in args.routes]
+                runs = results["runs"][key] = {**{fw: [] for fw in ours}, "torch": [], "peak": [],
+                                               "meta": {"env": env_name, "dtype": dtype, "busy": busy,
+                                                        "threads": threads}}
+                frameworks = ours + ["torch"] if torch_ok else ours
+                for rep in range(args.reps):
+                    # alternate who goes first, so slow drifts in the machine hit both alike
+                    for fw in frameworks if rep % 2 == 0 else frameworks[::-1]:
+                        cfg = dict(base, job=fw.split("-")[0], route=fw.partition("-")[2] or None, dtype=dtype,
+                                   threads=threads or None, trace_memory=(rep == 0 and fw != "torch"))
+                        if rep == 0:
+                            cfg["save_params"] = str(tmp / f"{key.replace('/', '-')}-{fw}.npz")
+                        runs[fw].append(_measure_epoch(args, cfg, env, busy, f"[{key}] {fw:5s} rep {rep + 1}/{args.reps}",
+                                                       log))
+                    if not args.no_peak and not busy:
+                        runs["peak"].append(spawn(dict(job="peak", dtype=dtype), env))
+                if torch_ok:
+                    b = np.load(tmp / f"{key.replace('/', '-')}-torch.npz")
+                    for fw in ours:
+                        a = np.load(tmp / f"{key.replace('/', '-')}-{fw}.npz")
+                        runs[f"max_param_diff/{fw}"] = max(float(np.max(np.abs(a[k].astype(np.float64) - b[k])))
+                                                           for k in a.files)
     if args.ladder:
         results["ladder"] = spawn(dict(base, job="ladder", dtype="float64", sizes=base.get("sizes", SIZES),
-                                       n=min(args.n or 60000, 5000)), worker_env(envs[0], args.threads))
+                                       n=min(args.n or 60000, 5000)), worker_env(envs[0], args.threads[0]))
     return results
+
+
+def _measure_epoch(args, cfg, env, busy, label, log):
+    """One epoch in a fresh process, with ``busy`` spin loops beside it; again if others were busier than that."""
+    for attempt in range(args.retry_noisy + 1):
+        waited = wait_quiet(args.wait_quiet) if args.wait_quiet else 0.0
+        with Busy(busy):
+            r = spawn(cfg, env)
+        r.update(waited=waited, attempts=attempt + 1, busy=busy)
+        other = "" if r["other_cores"] is None else f", others used {r['other_cores']:.2f} CPU"
+        threads = r.get("threads", {}).get("after", {}).get("blas_threads")
+        log(f"  {label}: {r['seconds']:.3f} s (loss {r['epoch_loss']:.6f}{other}"
+            f"{'' if threads is None else f', BLAS threads at the end {threads}'})")
+        if r["other_cores"] is None or r["other_cores"] <= busy + NOISY_CPU:
+            return r
+        if attempt < args.retry_noisy:
+            log("    the machine was busier than planned: measuring this epoch again")
+    return r
 
 
 def report(results, out=print):
@@ -508,19 +593,21 @@ def report(results, out=print):
     out(f"\nMLP {sizes} on {a['data']}, sigmoid + softmax cross-entropy, SGD lr {a['lr']}, batch {a['batch_size']},"
         f" one epoch; {results['cores']} CPUs; medians of {a['reps']} fresh processes each")
     for key, runs in results["runs"].items():
-        env_name, dtype = key.split("/")
+        meta = runs["meta"]
+        dtype = meta["dtype"]
         tr, pk = runs["torch"], runs["peak"]
         ours = [fw for fw in runs if fw.startswith("numpy")]
         first = runs[ours[0]][0]
         b = first["blas"]
         if first.get("course_lib") and Path(first["course_lib"]).parent != ROOT:
             out(f"\n(course_lib from {first['course_lib']})")
-        out(f"\n{dtype} ({env_name} environment; numpy BLAS: {b.get('blas')}, kernel {b.get('kernel', '?')},"
-            f" {b.get('threads', '?')} BLAS thread(s){', env ' + str(b['env']) if b['env'] else ''})")
+        out(f"\n{dtype}, {condition_name(meta['busy'], meta['threads'])} ({meta['env']} environment; numpy BLAS:"
+            f" {b.get('blas')}, kernel {b.get('kernel', '?')}, {b.get('threads', '?')} BLAS thread(s) at the end"
+            f"{', env ' + str(b['env']) if b['env'] else ''})")
         peak = median([p["gflops"] for p in pk]) if pk else None
         t_t = median([r["seconds"] for r in tr]) if torch_ok and tr else None
         for fw in ours:
-            _report_route(out, fw, runs[fw], runs.get(f"max_param_diff/{fw}"), tr, t_t, peak, dtype)
+            _report_route(out, fw, runs[fw], runs.get(f"max_param_diff/{fw}"), tr, t_t, peak, dtype, a["batch_size"])
         if t_t is not None:
             out(f"  PyTorch          {t_t:7.3f} s  (min {min(r['seconds'] for r in tr):.3f})  {first['n'] / t_t:9,.0f} ex/s"
                 f"  {first['flops'] / t_t / 1e9:6.1f} GFLOP/s   (torch {tr[0]['torch']['version']},"
@@ -529,19 +616,25 @@ def report(results, out=print):
                 out(f"  memory, PyTorch:    peak RSS {tr[0]['rss_mib']:.0f} MiB"
                     + (f"; epoch's own RSS growth {tr[0]['epoch_extra_mib']:.1f} MiB" if "epoch_extra_mib" in tr[0] else ""))
         busy = [r["other_cores"] for fw in [*ours, "torch"] for r in runs[fw] if r["other_cores"] is not None]
-        noisy = sum(b > NOISY_CPU for b in busy)
+        noisy = sum(x > meta["busy"] + NOISY_CPU for x in busy)
+        if busy:
+            out(f"  other programs used {min(busy):.2f}-{max(busy):.2f} CPU during the epochs"
+                f" ({meta['busy']} planned)")
         if noisy:
-            out(f"  note: in {noisy} of {len(busy)} epochs other programs used more than {NOISY_CPU} CPU"
-                f" (up to {max(busy):.1f}); those figures are noisy (try --wait-quiet 60 --retry-noisy 3)")
+            out(f"  note: in {noisy} of {len(busy)} epochs other programs used more than {meta['busy'] + NOISY_CPU}"
+                f" CPU (up to {max(busy):.1f}); those figures are noisy (try --wait-quiet 60 --retry-noisy 3)")
+    contention_report(results, out)
     if "ladder" in results:
         lad = results["ladder"]
-        batched = [median([r["seconds"] for r in runs[f"numpy-{a['routes'][0]}"]]) for runs in results["runs"].values()]
-        n = next(iter(results["runs"].values()))[f"numpy-{a['routes'][0]}"][0]["n"]
+        route = a["routes"][0]
+        batched = {runs["meta"]["dtype"]: median([r["seconds"] for r in runs[f"numpy-{route}"]])
+                   for runs in results["runs"].values() if not runs["meta"]["busy"] and not runs["meta"]["threads"]}
+        n = next(iter(results["runs"].values()))[f"numpy-{route}"][0]["n"]
         out("\nSpeed ladder (examples per second, training):")
         out(f"  plain Python, per instance (float64)   {lad['python_per_instance']:12,.1f}")
         out(f"  numpy, per instance (float64)          {lad['numpy_per_instance']:12,.0f}")
-        for key, t in zip(results["runs"], batched):
-            out(f"  numpy, batches of {a['batch_size']} ({key.split('/')[1]})        {n / t:12,.0f}")
+        for dtype, t in batched.items():
+            out(f"  numpy, batches of {a['batch_size']} ({dtype})        {n / t:12,.0f}")
         out(f"  rank-1 gradient 784x300: np.outer {lad['outer_us']:.0f} µs,"
             f" (784,1) @ (1,300) matmul {lad['matmul_rank1_us']:.0f} µs")
         if "outer_step_us" in lad:
@@ -549,7 +642,48 @@ def report(results, out=print):
             out(f"  rank-1 SGD update 784x300: np.outer then W -= lr G {lad['outer_step_us']:.0f} µs{fused}")
 
 
-def _report_route(out, fw, npr, param_diff, tr, t_t, peak, dtype):
+def contention_table(results):
+    """Rows (dtype, route, quiet default s, busy default s, busy one-thread s, slowdown, default / one thread)."""
+    times = {}
+    for runs in results["runs"].values():
+        meta = runs["meta"]
+        for fw in [k for k in runs if k.startswith("numpy") or k == "torch"]:
+            if runs[fw]:
+                times[meta["env"], meta["dtype"], fw, meta["busy"], meta["threads"]] = \
+                    median([r["seconds"] for r in runs[fw]])
+    rows = []
+    for (env, dtype, fw, busy, threads), t in times.items():
+        if not busy or threads:
+            continue
+        quiet = times.get((env, dtype, fw, 0, 0))
+        one = times.get((env, dtype, fw, busy, 1))
+        rows.append({"env": env, "dtype": dtype, "route": fw.partition("-")[2] or "PyTorch", "busy": busy,
+                     "quiet": quiet, "contended": t, "contended_one": one,
+                     "slowdown": t / quiet if quiet else None, "vs_one": t / one if one else None})
+    return rows
+
+
+def contention_report(results, out=print):
+    rows = contention_table(results)
+    if not rows:
+        return
+    out("\nUnder contention (medians; default = threads as the environment and the toolbox decide):")
+    out("  dtype    route     busy  quiet default  busy default  busy 1 thread  busy/quiet  default/1 thread")
+    for r in rows:
+        ours = r["route"] != "PyTorch"
+
+        def verdict(x, target):
+            return "" if x is None or not ours else (" ok" if x <= target else " NOT met")
+
+        fmt = (lambda x: f"{x:7.3f} s" if x is not None else "      -  ")
+        ratio = (lambda x: f"{x:5.2f}" if x is not None else "   - ")
+        out(f"  {r['dtype']:8s} {r['route']:8s} {r['busy']:4d}  {fmt(r['quiet'])}      {fmt(r['contended'])}"
+            f"     {fmt(r['contended_one'])}     {ratio(r['slowdown'])}{verdict(r['slowdown'], TARGET_BUSY_SLOWDOWN):8s}"
+            f" {ratio(r['vs_one'])}{verdict(r['vs_one'], TARGET_BUSY_VS_ONE)}")
+    out(f"  targets for course_lib's routes: busy/quiet <= {TARGET_BUSY_SLOWDOWN}, default/1 thread <= {TARGET_BUSY_VS_ONE}")
+
+
+def _report_route(out, fw, npr, param_diff, tr, t_t, peak, dtype, batch_size=BATCH_SIZE):
     """The lines of one of our routes: time, GFLOP/s, ratio to PyTorch, agreement, memory."""
     route = fw.partition("-")[2]
     t_np = median([r["seconds"] for r in npr])
@@ -560,11 +694,14 @@ def _report_route(out, fw, npr, param_diff, tr, t_t, peak, dtype):
     if peak:
         line += f" = {gf / peak:.0%} of the {peak:.0f} GFLOP/s 2048² matmul peak"
     out(line)
+    if batch_size == 1 and (route, dtype) in TARGET_B1_RATE:
+        target = TARGET_B1_RATE[route, dtype]
+        out(f"    examples per second: target >= {target:,}: {'met' if n / t_np >= target else 'NOT met'}")
     if t_t is not None:
         ratio = t_np / t_t
-        target = TARGETS.get((route, dtype))
-        verdict = "" if target is None else f"  (target <= {target}: {'met' if ratio <= target else 'NOT met'})"
-        out(f"    time ratio {route} / PyTorch: {ratio:.2f}{verdict}")
+        target = (TARGETS if batch_size == BATCH_SIZE else TARGET_B1_RATIO if batch_size == 1 else {}).get((route, dtype))
+        verdict = "" if target is None else f"  (target <= {target:.2f}: {'met' if ratio <= target else 'NOT met'})"
+        out(f"    time ratio {route} / PyTorch: {ratio:.2f} ({1 / ratio:.1f}x as fast){verdict}")
         out(f"    same training? final epoch loss {npr[0]['epoch_loss']:.10f} vs {tr[0]['epoch_loss']:.10f}"
             f" (|diff| {abs(npr[0]['epoch_loss'] - tr[0]['epoch_loss']):.1e}), max |weight diff| {param_diff:.1e}")
     mem = [f"peak RSS {npr[0]['rss_mib']:.0f} MiB" if "rss_mib" in npr[0] else "",
@@ -589,8 +726,13 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true", help="numpy only")
     p.add_argument("--no-peak", action="store_true", help="skip the 2048² matmul peak")
     p.add_argument("--no-ladder", dest="ladder", action="store_false", help="skip the speed ladder")
-    p.add_argument("--threads", type=int, default=None,
-                   help="set OPENBLAS/OMP/MKL_NUM_THREADS and torch threads for the workers (default: untouched)")
+    p.add_argument("--threads", type=int, nargs="+", default=[0], metavar="N",
+                   help="set OPENBLAS/OMP/MKL_NUM_THREADS and torch threads for the workers; 0 (the default)"
+                        " leaves them to the environment and the toolbox's thread monitor; several values are"
+                        " measured one after the other")
+    p.add_argument("--busy", type=int, nargs="+", default=[0], metavar="N",
+                   help="run each epoch beside N pure-Python spin loops (contention); several values are measured"
+                        " one after the other, e.g. --busy 0 1")
     p.add_argument("--blas-env", default="inherit", choices=["inherit", "student", "both"],
                    help="inherit this shell's environment, or drop OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE"
                         " ('student'), or measure both")
@@ -605,8 +747,10 @@ def main(argv=None):
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0
-    if args.threads and args.threads > cores():
-        p.error(f"--threads {args.threads} is more than the {cores()} CPUs here: BLAS would oversubscribe them")
+    if max(args.threads) > cores():
+        p.error(f"--threads {max(args.threads)} is more than the {cores()} CPUs here: BLAS would oversubscribe them")
+    if min(args.threads) < 0 or min(args.busy) < 0:
+        p.error("--threads and --busy take counts of 0 or more")
     results = measure(args)
     report(results)
     if args.json:

@@ -58,7 +58,7 @@ def test_driver_runs_workers_in_processes_and_reports(tmp_path):
     assert "course_lib" in proc.stdout and "ex/s" in proc.stdout
     results = json.loads(out.read_text())
     for route in ("plain", "fused"):
-        runs = results["runs"]["inherit/float32"][f"numpy-{route}"]
+        runs = results["runs"]["inherit/float32/busy0/threads0"][f"numpy-{route}"]
         assert len(runs) == 2 and all(r["seconds"] > 0 for r in runs)
         # fresh processes from the same seeds train identically
         assert runs[0]["epoch_loss"] == runs[1]["epoch_loss"]
@@ -67,3 +67,38 @@ def test_driver_runs_workers_in_processes_and_reports(tmp_path):
 
 # The PyTorch side needs torch, a benchmark-only extra; the benchmark command itself
 # prints both final losses on every run, which is its equivalence check.
+
+
+def test_contention_and_one_image_at_a_time(tmp_path):
+    """--busy starts (and stops) spin loops beside each epoch, --threads takes several counts, batch 1 works."""
+    out = tmp_path / "c.json"
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--data", "synthetic", "--n", "64", "--sizes", "20", "16",
+           "3", "--reps", "1", "--dtypes", "float32", "--batch-size", "1", "--busy", "0", "1", "--threads", "0", "1",
+           "--no-torch", "--no-peak", "--no-ladder", "--json", str(out)]
+    proc = subprocess.run(cmd, cwd=ts.ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())
+    assert set(results["runs"]) == {f"inherit/float32/busy{b}/threads{t}" for b in (0, 1) for t in (0, 1)}
+    for key, runs in results["runs"].items():
+        for route in ("plain", "fused"):
+            r = runs[f"numpy-{route}"][0]
+            assert r["busy"] == runs["meta"]["busy"] and r["n"] == 64
+            if runs["meta"]["threads"] == 1:
+                assert r["threads"]["after"]["blas_threads"] in (1, None)
+    # the same epoch whatever the conditions: only the speed may differ
+    losses = {runs["numpy-fused"][0]["epoch_loss"] for runs in results["runs"].values()}
+    assert len(losses) == 1
+    assert "Under contention" in proc.stdout and "busy/quiet" in proc.stdout
+    rows = ts.contention_table(results)
+    assert {(r["route"], r["busy"]) for r in rows} == {("plain", 1), ("fused", 1)}
+    assert all(r["slowdown"] > 0 and r["vs_one"] > 0 for r in rows)
+
+
+def test_busy_spins_and_stops():
+    import time
+
+    with ts.Busy(1) as busy:
+        proc = busy.procs[0]
+        assert proc.poll() is None
+        time.sleep(0.2)
+    assert proc.poll() is not None and busy.procs == []

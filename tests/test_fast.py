@@ -157,87 +157,78 @@ def test_workbook_blas_0_switches_the_fused_calls_off():
     assert out.strip() == "None"
 
 
-# --- one block of W's rows per BLAS thread ------------------------------------
+# --- one instance at a time: the lean step ----------------------------------------------
 
-def has_batch():
-    """numpy's BLAS has OpenBLAS's gemm batch (checked here: numpy 2.2 and 2.4 wheels have it, 1.26's not)."""
-    funcs = blas._load()
-    return bool(funcs) and funcs[np.dtype(np.float32)][2] is not None and funcs["threads"] is not None
-
-
-def test_numpy_2_2_wheels_have_the_gemm_batch():
-    # the row blocks, and so the two-thread speed, depend on it
-    if "openblas" in numpy_blas_name() and tuple(map(int, np.__version__.split(".")[:2])) >= (2, 2) \
-            and blas.available():
-        lib = os.path.basename(blas.available())
-        assert has_batch() or "scipy_openblas" not in lib, lib
-
-
-@pytest.fixture(params=[2, 3, 4])
-def threads(request, monkeypatch):
-    """Pretend BLAS has this many threads: the split must give the same numbers for any count."""
-    monkeypatch.setattr(blas, "_threads", lambda funcs: request.param)
-    return request.param
-
-
-@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-4)])
-@pytest.mark.parametrize("batch, n_in, n_out", [(64, 784, 300), (33, 1001, 257), (7, 785, 13), (1, 300, 300)])
-def test_split_matmul_is_x_at_w(threads, dtype, tol, batch, n_in, n_out):
-    rng = np.random.default_rng(n_in)
-    x, w = rng.standard_normal((batch, n_in)).astype(dtype), rng.standard_normal((n_in, n_out)).astype(dtype)
-    # the small ones stay one plain product (OpenBLAS's batch must not see them), the rest are split
-    split = blas._split(blas._load(), np.dtype(dtype), n_in, batch, n_out) if blas.available() else None
-    small = batch * n_out * n_in // threads <= blas.MIN_SPLIT_WORK
-    assert (split is not None) == (has_batch() and not small)
-    out = blas.matmul(x, w)
-    assert out.shape == (batch, n_out) and out.dtype == dtype
-    np.testing.assert_allclose(out, x @ w, rtol=tol, atol=tol)
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 3e-5)])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "improved_sigmoid", "identity"])
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_one_instance_at_a_time_trains_as_the_lesson_does(path, dtype, tol, activation, l2):
+    """FusedTrainer(batch_size=1) and cl.Trainer(batch_size=1): the same losses, weights and accuracy."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((120, 30))
+    y = X[:, :4].argmax(axis=1)  # learnable: random labels can trip the divergence check
+    runs = []
+    for trainer in (FusedTrainer, cl.Trainer):
+        net = cl.mlp([30, 40, 20, 4], rng=np.random.default_rng(12), activation=activation, dtype=dtype)
+        h = trainer(net, lr=0.01, batch_size=1, epochs=2, l2=l2, rng=13, val_every=50).fit((X, y), (X[:30], y[:30]))
+        runs.append((net, h))
+    (a, ha), (b, hb) = runs
+    assert len(ha.loss) == len(hb.loss) and ha.stop_reason == hb.stop_reason  # (relu trips the divergence check)
+    for name in b.params:
+        assert a.params[name].dtype == dtype
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=tol, atol=tol, err_msg=name)
+    np.testing.assert_allclose(ha.loss, hb.loss, rtol=tol, atol=tol)
+    assert ha.acc == hb.acc and ha.epoch_acc == hb.epoch_acc
+    np.testing.assert_allclose(ha.val_loss, hb.val_loss, rtol=tol)
 
 
-@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
-def test_split_gemm_updates_every_row(threads, dtype, tol):
-    rng = np.random.default_rng(8)
-    a, b, c = (rng.standard_normal(s).astype(dtype) for s in [(64, 785), (64, 300), (785, 300)])
-    assert (blas.available() and blas._split(blas._load(), np.dtype(dtype), 785, 64, 300)) or not has_batch()
-    expected = 0.99 * c.astype(np.float64) - 0.1 * (a.T.astype(np.float64) @ b)
-    blas.gemm(-0.1, a, b, 0.99, c)
-    np.testing.assert_allclose(c, expected, rtol=tol, atol=tol)
+def test_the_mnist_network_one_image_at_a_time():
+    """784-300-10 sigmoid, float32 and float64, a few hundred steps: as cl.Trainer computes it."""
+    rng = np.random.default_rng(14)
+    X = rng.integers(0, 256, (300, 784)).astype(np.float64) / 255
+    y = rng.integers(0, 10, 300)
+    for dtype, tol in [(np.float64, 1e-12), (np.float32, 1e-5)]:
+        nets = [cl.mlp([784, 300, 10], rng=np.random.default_rng(15), dtype=dtype) for _ in range(2)]
+        ha = FusedTrainer(nets[0], lr=0.1, batch_size=1, rng=16).fit((X, y))
+        hb = cl.Trainer(nets[1], lr=0.1, batch_size=1, rng=16).fit((X, y))
+        np.testing.assert_allclose(ha.loss, hb.loss, rtol=tol, atol=tol)
+        for name in nets[1].params:
+            np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=tol, atol=tol)
 
 
-F32 = np.dtype(np.float32)
+def test_the_lean_step_is_taken_and_follows_swapped_arrays(monkeypatch):
+    from workbook_tools import fast
+
+    calls = []
+    real = fast.InstanceStep.__call__
+    monkeypatch.setattr(fast.InstanceStep, "__call__", lambda self, x, y: calls.append(1) or real(self, x, y))
+
+    class Swap(cl.Callback):
+        """Replaces the first layer's W by a new array halfway (as a user's callback might)."""
+
+        def on_step_end(self, loop):
+            if loop.step == 10:
+                layer = loop.model.layers[0]
+                layer.params["W"] = layer.params["W"] * 0.5
+
+    rng = np.random.default_rng(17)
+    X, y = rng.standard_normal((20, 6)), rng.integers(0, 3, 20)
+    a, b = small_net(), small_net()
+    FusedTrainer(a, lr=0.1, batch_size=1, rng=1, callbacks=[Swap()]).fit((X, y))
+    cl.Trainer(b, lr=0.1, batch_size=1, rng=1, callbacks=[Swap()]).fit((X, y))
+    assert len(calls) == 20
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=1e-12, err_msg=name)
 
 
-def test_blocks_follow_the_thread_count_and_stay_large(monkeypatch):
-    funcs = blas._load()
-    if not has_batch():  # an older OpenBLAS: always one plain product
-        assert funcs == {} or blas._split(funcs, F32, 784, 64, 300) is None
-        return
-    monkeypatch.setattr(blas, "_threads", lambda funcs: 2)
-    assert blas._split(funcs, F32, 784, 64, 300) == [0, 392, 784]
-    assert blas._split(funcs, F32, 784, blas.MAX_SPLIT_BATCH + 1, 300) is None  # big batches: one plain product
-    assert blas._split(funcs, F32, 100, 64, 300) is None  # too few rows for two blocks
-    assert blas._split(funcs, F32, 784, 8, 300) is None  # too little work per block
-    monkeypatch.setattr(blas, "_threads", lambda funcs: 1)
-    assert blas._split(funcs, F32, 784, 64, 300) is None
+def test_other_networks_take_the_general_step():
+    from workbook_tools import fast
 
-
-def test_split_calls_from_two_threads_at_once(monkeypatch):
-    # a panel trains in a background thread while the notebook computes: no shared argument arrays
-    import threading
-
-    monkeypatch.setattr(blas, "_threads", lambda funcs: 2)
-    rng = np.random.default_rng(9)
-    jobs = [(rng.standard_normal((64, 784)), rng.standard_normal((784, 300))) for _ in range(2)]
-    errors = []
-
-    def work(x, w):
-        for _ in range(200):
-            if np.abs(blas.matmul(x, w) - x @ w).max() > 1e-10:
-                errors.append("wrong product")
-
-    runners = [threading.Thread(target=work, args=job) for job in jobs]
-    for r in runners:
-        r.start()
-    for r in runners:
-        r.join()
-    assert not errors
+    assert fast.InstanceStep.build(cl.mlp([3, 4, 1], rng=0, output="sigmoid"), 0.1, 0.0) is False
+    rng = np.random.default_rng(18)
+    X, y = rng.standard_normal((30, 3)), rng.integers(0, 2, 30)
+    a, b = (cl.mlp([3, 4, 1], rng=0, output="sigmoid") for _ in range(2))
+    FusedTrainer(a, lr=0.1, batch_size=1, rng=2).fit((X, y))
+    cl.Trainer(b, lr=0.1, batch_size=1, rng=2).fit((X, y))
+    for name in a.params:
+        np.testing.assert_allclose(a.params[name], b.params[name], rtol=1e-12, err_msg=name)

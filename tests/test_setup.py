@@ -117,3 +117,18 @@ def test_a_failed_install_step_is_named_not_a_traceback(tmp_path, monkeypatch, c
     assert tried == [f"{sys.executable} -m venv {tmp_path / '.venv-min'}"] * 2
     assert err.startswith(f"[workbook] a set-up step failed (exit 1): {tried[-1]}\n"), err
     assert "Traceback" not in err and "run the command again" in err
+
+
+def test_the_launcher_gives_blas_the_cores_this_process_may_use():
+    """Not os.cpu_count() (the host's, also in a container limited to fewer cores); a user's setting is kept."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location("workbook_script", ROOT / "workbook.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    env = script.thread_env({})
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert 1 <= int(env["OPENBLAS_NUM_THREADS"]) <= cores
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"]
+    assert script.thread_env({"OPENBLAS_NUM_THREADS": "1"})["OPENBLAS_NUM_THREADS"] == "1"

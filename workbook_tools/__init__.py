@@ -14,6 +14,7 @@ this package holds what serves the notebooks. It may import ``course_lib``;
 ``progress``         a progress-bar callback
 ``fast``             plain SGD fused into the backward pass (BLAS ``gemm``/``ger``)
 ``blas``             the BLAS calls numpy does not expose
+``threads``          BLAS's thread count, kept at the cores that are free
 ``files``            writing files atomically
 ``figures``          figures kept by a lesson for the report notebook to show
 ``tables``           result tables that render as tables (HTML, and text)
@@ -24,7 +25,9 @@ this package holds what serves the notebooks. It may import ``course_lib``;
 ===================  ===========================================================
 
 The names below are imported on first use, so that ``import workbook_tools``
-stays cheap (the PDF exporter loads it inside nbconvert).
+stays cheap (the PDF exporter loads it inside nbconvert). Importing it starts
+the thread monitor of :mod:`workbook_tools.threads` (a daemon thread that does
+nothing until numpy is loaded; ``WORKBOOK_THREADS=off`` switches it off).
 """
 from __future__ import annotations
 
@@ -42,6 +45,11 @@ _EXPORTS = {
     "FusedTrainer": "fast", "fused_train": "fast",
     "keep_figure": "figures", "show_kept": "figures", "check": "checks", "course_map": "workspace", "table": "tables",
 }
+
+
+from . import threads as _threads  # noqa: E402
+
+_threads.start_monitor()
 
 
 def __getattr__(name):

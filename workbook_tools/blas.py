@@ -1,7 +1,6 @@
 """The BLAS calls numpy does not expose, for updating weights in place.
 
-``gemm``: ``C <- beta C + alpha A^T B``; ``ger``: ``A <- A + alpha x y^T``;
-``matmul``: ``x @ W``, read the way ``gemm`` writes ``W``.
+``gemm``: ``C <- beta C + alpha A^T B``; ``ger``: ``A <- A + alpha x y^T``.
 
 An SGD step for a dense layer is ``W <- W - lr x^T dout``. With numpy alone it
 takes two passes: the product writes the gradient into a buffer, then the
@@ -9,17 +8,21 @@ update reads that buffer and ``W`` back and writes ``W``. BLAS's ``gemm`` has a
 ``beta`` for exactly this: it adds the product to ``C`` while it computes it,
 on all of BLAS's threads, so the gradient is never stored. (With L2, ``beta =
 1 - lr * l2`` is the weight decay.) On the 784-300-10 MNIST network that makes
-a float32 training step about a quarter faster. With OpenBLAS on several
-threads, ``gemm`` and ``matmul`` also give each thread the same block of rows of
-``W`` every time (see ``_split``), so that ``W`` does not travel between the
-cores' caches.
+a float32 training step about a quarter faster.
 
 We call the BLAS library numpy itself uses (found with :mod:`ctypes`), so the
-calls share numpy's threads and never oversubscribe the cores. Where that
-library cannot be found, or for arrays BLAS cannot take as they are, the same
-results come from plain numpy (``available()`` tells which). Everything
-here checks shapes before calling BLAS: a wrong shape is a ``ValueError``, never
-a read outside an array.
+calls share numpy's threads and never oversubscribe the cores; the same library
+gives :mod:`workbook_tools.threads` its thread controls. Where that library
+cannot be found, or for arrays BLAS cannot take as they are, the same results
+come from plain numpy (``available()`` tells which). Everything here checks
+shapes before calling BLAS: a wrong shape is a ``ValueError``, never a read
+outside an array.
+
+(An earlier version also ran the products as OpenBLAS gemm batches, one block of
+``W``'s rows per thread, so that ``W`` would not move between the cores' caches.
+Measured on the MNIST network it gained nothing, or lost 3 %, and it needed a
+guard against a crash in OpenBLAS 0.3.31's batch routine: removed; see
+benchmarks/README.md.)
 """
 from __future__ import annotations
 
@@ -70,21 +73,20 @@ def _bind(lib, prefix, suffix, int_t):
         ger.restype = None
         ger.argtypes = [ctypes.c_int, int_t, int_t, real, ctypes.c_void_p, int_t,
                         ctypes.c_void_p, int_t, ctypes.c_void_p, int_t]
-        try:  # OpenBLAS's gemm batch (0.3.28 and later): one gemm per thread, see _split
-            batch = getattr(lib, f"{prefix}cblas_{c}gemm_batch{suffix}")
+        funcs[dtype] = (gemm, ger)
+    # OpenBLAS's thread controls (workbook_tools.threads): get and set the count, whether it is
+    # the pthreads (1) or OpenMP (2) build, and its configuration string.
+    for key, name, restype, argtypes in [("threads", "get_num_threads", ctypes.c_int, []),
+                                         ("set_threads", "set_num_threads", None, [ctypes.c_int]),
+                                         ("parallel", "get_parallel", ctypes.c_int, []),
+                                         ("config", "get_config", ctypes.c_char_p, [])]:
+        try:
+            f = getattr(lib, f"{prefix}openblas_{name}{suffix}")
         except AttributeError:
-            batch = None
+            f = None
         else:
-            batch.restype = None
-            batch.argtypes = [ctypes.c_int] + [ctypes.c_void_p] * 13 + [int_t, ctypes.c_void_p]
-        funcs[dtype] = (gemm, ger, batch)
-    try:
-        threads = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-    except AttributeError:
-        threads = None
-    else:
-        threads.restype, threads.argtypes = ctypes.c_int, []
-    funcs["threads"] = threads
+            f.restype, f.argtypes = restype, argtypes
+        funcs[key] = f
     return funcs
 
 
@@ -121,6 +123,12 @@ def available() -> str | None:
     return _load().get("library")
 
 
+def config() -> str | None:
+    """OpenBLAS's build configuration (version, NO_AFFINITY, kernel, MAX_THREADS), if it says."""
+    f = _load().get("config")
+    return None if f is None else f().decode(errors="replace").strip()
+
+
 def _usable(funcs, *arrays):
     """Whether BLAS can take the arrays as they are: one float dtype, C-contiguous, aligned."""
     t = arrays[0].dtype
@@ -154,112 +162,10 @@ def gemm(alpha, a, b, beta, c):
         c += prod
         return c
     (k, m), n = a.shape, b.shape[1]
-    edges = _split(funcs, c.dtype, m, k, n)
-    if edges:  # one block of rows of c per thread, each the same every step (see _split)
-        isz, ap, bp, cp = c.itemsize, a.ctypes.data, b.ctypes.data, c.ctypes.data
-        _batch(funcs, c.dtype, _TRANS, alpha, beta,
-               [(e1 - e0, n, k, ap + e0 * isz, m, bp, n, cp + e0 * n * isz, n) for e0, e1 in zip(edges, edges[1:])])
-        return c
     # Row-major C = alpha A^T B + beta C, with A stored (k, m) and B (k, n).
     funcs[c.dtype][0](_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, a.ctypes.data, m,
                       b.ctypes.data, n, beta, c.ctypes.data, n)
     return c
-
-
-def matmul(x, w):
-    """``x @ w`` for a batch ``x (batch, n_in)`` and weights ``w (n_in, n_out)``.
-
-    Where :func:`gemm` updates ``w`` in blocks of rows, one per BLAS thread, this
-    reads ``w`` in the same blocks (each thread multiplies its rows of ``w`` by the
-    matching columns of ``x``, then the partial products are added), so every part of
-    ``w`` stays in the cache of the core that updates it. Otherwise ``x @ w``.
-    """
-    funcs = _load()
-    if x.ndim != 2 or w.ndim != 2 or w.size < MIN_SIZE or not funcs:
-        return x @ w
-    (k, m), n = x.shape, w.shape[1]
-    edges = _split(funcs, w.dtype, m, k, n) if m == w.shape[0] and _usable(funcs, x, w) else None
-    if not edges:
-        return x @ w
-    isz, xp, wp = w.itemsize, x.ctypes.data, w.ctypes.data
-    parts = np.empty((len(edges) - 1, k, n), w.dtype)
-    pp = parts.ctypes.data
-    _batch(funcs, w.dtype, _NO_TRANS, 1.0, 0.0,
-           [(k, n, e1 - e0, xp + e0 * isz, m, wp + e0 * n * isz, n, pp + i * k * n * isz, n)
-            for i, (e0, e1) in enumerate(zip(edges, edges[1:]))])
-    out = parts[0]
-    for part in parts[1:]:
-        out += part
-    return out
-
-
-#: Split only mini-batches (up to this many rows): for them the products are short and
-#: the traffic of W between the cores' caches is a large part of a training step.
-MAX_SPLIT_BATCH = 1024
-MIN_SPLIT_ROWS = 64  # rows of W per block, at least
-# OpenBLAS's gemm batch sends products with m*n*k <= 1e6 to its small-matrix kernels,
-# and in 0.3.31 (numpy 2.4's) that path crashes the process; we batch only far above it.
-MIN_SPLIT_WORK = 2**21
-
-
-def _split(funcs, dtype, rows, batch, cols):
-    """Block edges over ``rows`` of W ``(rows, cols)``, one per BLAS thread, or None for one plain call.
-
-    With a single gemm, OpenBLAS splits the product ``x @ W`` between its threads by
-    the columns of W (it cannot split the summed dimension) but the update
-    ``W += x^T d`` by the rows (its heuristic splits the larger dimension), so each
-    step half of W moved between the cores' caches, twice: on this project's 2-core
-    machine the update took 113 us alone and 170 us after a product. Run as a gemm
-    batch, one block of rows per thread, both touch W the same way, every step:
-    forward + update 323 -> 239 us in float32 on fixed arrays, an epoch of the
-    784-300-10 network 0.48 -> 0.46 s.
-    """
-    if batch > MAX_SPLIT_BATCH or funcs[dtype][2] is None:
-        return None
-    t = min(_threads(funcs), rows // MIN_SPLIT_ROWS)
-    if t < 2 or batch * cols * (rows // t) <= MIN_SPLIT_WORK:
-        return None
-    return [round(i * rows / t) for i in range(t + 1)]
-
-
-def _threads(funcs) -> int:
-    """BLAS's current thread count (asked every time: threadpoolctl may change it)."""
-    return funcs["threads"]() if funcs["threads"] is not None else 1
-
-
-_plans = threading.local()  # ctypes argument arrays per thread: a panel may train beside the notebook
-
-
-def _batch(funcs, dtype, trans_a, alpha, beta, items):
-    """One OpenBLAS gemm batch call, a group of one gemm per item (B never transposed).
-
-    ``items`` are ``(m, n, k, a, lda, b, ldb, c, ldc)``, pointers included.
-    """
-    cache = _plans.__dict__.setdefault("cache", {})
-    plan = cache.get((dtype, len(items)))
-    if plan is None:
-        plan = cache[dtype, len(items)] = _Plan(len(items), _FLOATS[dtype], funcs["int_t"])
-    for i, (m, n, k, a, lda, b, ldb, c, ldc) in enumerate(items):
-        plan.ta[i], plan.tb[i], plan.alpha[i], plan.beta[i] = trans_a, _NO_TRANS, alpha, beta
-        plan.m[i], plan.n[i], plan.k[i] = m, n, k
-        plan.a[i], plan.lda[i], plan.b[i], plan.ldb[i], plan.c[i], plan.ldc[i] = a, lda, b, ldb, c, ldc
-    funcs[dtype][2](_ROW_MAJOR, *plan.addresses, len(items), plan.group_sizes)
-
-
-class _Plan:
-    """The argument arrays of a gemm batch with ``count`` groups of one gemm each."""
-
-    def __init__(self, count, real, int_t):
-        self.ta, self.tb = (ctypes.c_int * count)(), (ctypes.c_int * count)()
-        self.m, self.n, self.k = ((int_t * count)() for _ in range(3))
-        self.alpha, self.beta = (real * count)(), (real * count)()
-        self.a, self.b, self.c = ((ctypes.c_void_p * count)() for _ in range(3))
-        self.lda, self.ldb, self.ldc = ((int_t * count)() for _ in range(3))
-        self._sizes = (int_t * count)(*[1] * count)
-        self.group_sizes = ctypes.addressof(self._sizes)
-        self.addresses = [ctypes.addressof(v) for v in (self.ta, self.tb, self.m, self.n, self.k, self.alpha,
-                                                        self.a, self.lda, self.b, self.ldb, self.beta, self.c,
-                                                        self.ldc)]
 
 
 def ger(alpha, x, y, a):
