@@ -99,6 +99,12 @@ def test_a_stub_is_not_attempted_yet_never_a_traceback(exercise):
     assert result.status == NOT_ATTEMPTED and "not attempted yet" in result.text()
 
 
+@pytest.mark.parametrize("exercise", sorted(e for e in EXERCISES if EXERCISES[e].fallback is not None))
+def test_what_stands_in_for_an_unfinished_exercise_passes_its_check(exercise):
+    fallback = EXERCISES[exercise].fallback
+    assert EXERCISES[exercise].verify(fallback)
+
+
 def test_a_fallback_is_not_counted_as_the_students_answer():
     ex = EXERCISES["1.3"]
 

@@ -8,6 +8,8 @@ the starter's recipe step for step, and the layer classes with central differenc
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 import course_lib as cl
@@ -135,6 +137,44 @@ def _layer_network_check(build):
     return "the gradients of a 2-4-3-2 tanh network with per-layer L2 match central differences"
 
 
+class _DeepNetwork:
+    """The reference for 7.7, one class: dense layers with ``activation``, then softmax; L2 ``lam`` on every W."""
+
+    def __init__(self, sizes, activation, lam, rng):
+        self.f, self.f_prime = cl.ACTIVATIONS[activation][:2]
+        self.layers = [SimpleNamespace(W=rng.standard_normal((n_in, n_out)) / np.sqrt(n_in), b=np.zeros(n_out),
+                                       lam=lam) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+    def forward(self, X):
+        """(N, sizes[0]) -> the class probabilities (N, sizes[-1]); keeps each layer's input and z."""
+        self.inputs, self.zs = [], []
+        for i, layer in enumerate(self.layers):
+            self.inputs.append(X)
+            self.zs.append(X @ layer.W + layer.b)
+            X = cl.softmax(self.zs[-1]) if i == len(self.layers) - 1 else self.f(self.zs[-1])
+        return X
+
+    def loss(self, X, y):
+        probs = self.forward(X)
+        return (-np.log(probs[np.arange(len(y)), y]).mean()
+                + sum(layer.lam / 2 * np.sum(layer.W ** 2) for layer in self.layers))
+
+    def gradients(self, X, y):
+        dz = self.forward(X)
+        dz[np.arange(len(y)), y] -= 1
+        dz /= len(y)
+        grads = []
+        for i in reversed(range(len(self.layers))):
+            layer = self.layers[i]
+            grads.append({"W": self.inputs[i].T @ dz + layer.lam * layer.W, "b": dz.sum(axis=0)})
+            if i:
+                dz = (dz @ layer.W.T) * self.f_prime(self.zs[i - 1])
+        return grads[::-1]
+
+    def predict(self, X):
+        return self.forward(X).argmax(axis=1)
+
+
 def _swap(layer, name, value, net, Xs, ys):
     old = getattr(layer, name).copy()
     getattr(layer, name)[...] = value
@@ -150,5 +190,6 @@ EXERCISES = [
     Exercise("7.4", ["RICE-7", "RICE-8"], "backprop", verify_backprop, _backprop, "the reference"),
     Exercise("7.5", ["RICE-9", "RICE-10", "RICE-11"], "fit_model, the starter's recipe", verify_fit_model, _fit,
              "the reference"),
-    Exercise("7.7", ["RICE-14", "NTNU2-13"], "a network of any depth from layer classes", _layer_network_check),
+    Exercise("7.7", ["RICE-14", "NTNU2-13"], "a network of any depth from layer classes", _layer_network_check,
+             _DeepNetwork, "the reference network (one class, no layer classes)"),
 ]
