@@ -16,24 +16,30 @@ def test_ci_runs_the_readme_test_command():
     assert commands[:2] == ["python3 workbook.py lab", "python3 workbook.py test"]
     ci = [l.strip() for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith("#")]
     assert "python3 workbook.py test" in ci
-    assert "python3 workbook.py test --minimum-versions" in ci  # the second job, after the first
-    assert ci.index("python3 workbook.py test") < ci.index("python3 workbook.py test --minimum-versions")
+    jobs = ["python3 workbook.py test", "python3 workbook.py test --instructor tests/instructor",
+            "python3 workbook.py test --minimum-versions"]
+    assert [line for line in ci if line in jobs] == jobs  # all three, in this order
 
 
-@pytest.mark.parametrize("main, minimum, expected", [(0, 0, 0), (1, 0, 1), (0, 1, 1), (5, 0, 1), (0, 5, 1), (2, 3, 2)])
-def test_ci_runs_both_jobs_and_fails_if_either_fails(tmp_path, main, minimum, expected):
+JOBS = ["test", "test --instructor tests/instructor", "test --minimum-versions"]
+
+
+@pytest.mark.parametrize("codes, expected", [((0, 0, 0), 0), ((1, 0, 0), 1), ((0, 1, 0), 1), ((0, 0, 1), 1),
+                                             ((5, 0, 0), 1), ((0, 5, 0), 1), ((0, 0, 5), 1), ((2, 3, 4), 2)])
+def test_ci_runs_every_job_and_fails_if_any_fails(tmp_path, codes, expected):
     """.ci/run against a stand-in workbook.py that exits with the given codes (5: pytest collected nothing)."""
     (tmp_path / ".ci").mkdir()
     shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
     (tmp_path / "workbook.py").write_text(
         "import sys\n"
-        "open('calls', 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
-        f"sys.exit({minimum} if '--minimum-versions' in sys.argv else {main})\n")
+        "args = ' '.join(sys.argv[1:])\n"
+        "open('calls', 'a').write(args + '\\n')\n"
+        f"sys.exit(dict(zip({JOBS!r}, {codes!r}))[args])\n")
     res = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], cwd=tmp_path, capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == expected, res.stderr
-    assert (tmp_path / "calls").read_text().splitlines() == ["test", "test --minimum-versions"]  # both, in order
-    assert ("collected no tests" in res.stderr) == (5 in (main, minimum))
+    assert (tmp_path / "calls").read_text().splitlines() == JOBS  # every one, in order, whatever failed
+    assert ("collected no tests" in res.stderr) == (5 in codes)
 
 
 def test_setup_script_explains_itself():
