@@ -21,6 +21,7 @@ running them.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -246,18 +247,14 @@ def _save_and_read_panel_figure(page, path, timeout=30.0):
     return outputs[0]["data"]["image/png"]
 
 
-def _runs(tmp_path):
-    path = tmp_path / "runs.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+@contextlib.contextmanager
+def _chromium_page(chromium, failure_shot):
+    """A headless Chromium page with the tests' timeout; yields it and the page errors seen.
 
+    On a failure the page is saved as ARTIFACTS/<failure_shot>.png.
+    """
+    from playwright.sync_api import sync_playwright
 
-def test_panel_in_jupyterlab_with_chromium(chromium, lab):
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    base, token, tmp_path = lab.base, lab.token, lab.tmp
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
@@ -265,109 +262,126 @@ def test_panel_in_jupyterlab_with_chromium(chromium, lab):
             page.set_default_timeout(TIMEOUT_MS)
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{base}/lab/tree/panel/panel_demo.ipynb?token={token}&reset")
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-            _wait_kernel_idle(base, token)
-
-            # Run > Run All Cells
-            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-            page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text="Run All Cells")).first.click()
-            message = page.locator(".cl-panel-message")
-            plot = page.locator("img.cl-panel-plot")
-            panel = page.locator(".cl-panel")
-            expect(page.locator(".cl-panel-train")).to_be_visible()
-            expect(message).to_contain_text("Done", timeout=TIMEOUT_MS)
-            expect(message).to_contain_text("lr=0.05")
-            _wait_kernel_idle(base, token)
-            assert _runs(tmp_path)[-1]["values"]["lr"] == pytest.approx(0.05)
-            plot.scroll_into_view_if_needed()
-            _decoded(page, "img.cl-panel-plot")
-            before = plot.screenshot(path=str(ARTIFACTS / "panel_before.png"))
-            # the figure for exports travels in the panel's own output, never on screen beside it
-            assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
-            static_before = _save_and_read_panel_figure(page, lab.root / "panel" / FIXTURE.name)
-            panel.screenshot(path=str(ARTIFACTS / "panel_widget_before.png"))
-
-            # Count the plot's redraws from now on, as the browser sees them.
-            page.evaluate("""() => {
-                const img = document.querySelector('img.cl-panel-plot');
-                window.__frames = 0;
-                // one callback may carry several changes when the page is busy: count the records
-                new MutationObserver((records) => { window.__frames += records.length; })
-                    .observe(img, {attributes: true, attributeFilter: ['src']});
-            }""")
-
-            # Move two sliders; the kernel confirms it received them in the message line.
-            _set_slider(page, "lr", 0.5)
-            _set_slider(page, "epochs", 400)
-            expect(message).to_contain_text("Values changed")
-            expect(message).to_contain_text("lr=0.5,")
-            expect(message).to_contain_text("epochs=400,")
-            assert page.evaluate("window.__frames") == 0, "moving a slider must not start training"
-            _wait_kernel_idle(base, token)
-            n_runs = len(_runs(tmp_path))
-
-            page.locator(".cl-panel-train").click()
-            expect(message).to_contain_text("Done", timeout=TIMEOUT_MS)
-            expect(message).to_contain_text("lr=0.5,")
-            expect(page.locator(".cl-panel-train")).to_be_enabled()  # after the static figure's update
-            runs = _runs(tmp_path)
-            run = runs[-1]
-            assert len(runs) == n_runs + 1
-            assert run["values"]["lr"] == pytest.approx(0.5) and run["optimizer_lr"] == pytest.approx(0.5)
-            assert run["values"]["epochs"] == 400 and run["epochs_done"] == 400
-            assert run["stop_reason"] == "completed"
-            frames = page.evaluate("window.__frames")
-            assert frames >= 3, (f"the plot was redrawn {frames} times ({run['frames'] - runs[-2]['frames']} drawn by"
-                                 " the kernel): expected live frames, not only the last")
-            expect(page.locator(".cl-panel-status")).to_contain_text("step 9600/9600")
-            _decoded(page, "img.cl-panel-plot")
-            after = plot.screenshot(path=str(ARTIFACTS / "panel_after.png"))
-            panel.screenshot(path=str(ARTIFACTS / "panel_widget_after.png"))
-            a, b = _pixels(before), _pixels(after)
-            assert a.shape == b.shape, f"plot size changed: {a.shape} -> {b.shape}"
-            changed = np.mean(np.any(np.abs(a - b) > 0.02, axis=-1))
-            assert changed > 0.01, f"only {changed:.2%} of the plot's pixels changed"
-            assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
-            static_after = _save_and_read_panel_figure(page, lab.root / "panel" / FIXTURE.name)
-            assert static_after != static_before, "the saved figure was not replaced by the new run's"
-
-            # A long run, stopped from the browser while it trains.
-            _set_slider(page, "epochs", 3000)
-            expect(message).to_contain_text("epochs=3000,")
-            _wait_kernel_idle(base, token)
-            page.locator(".cl-panel-train").click()
-            expect(message).to_contain_text("Training with")
-            expect(page.locator(".cl-panel-stop")).to_be_enabled()
-            page.wait_for_function("""() => {
-                const m = document.querySelector('.cl-panel-status').innerText.match(/step (\\d+)\\/72000/);
-                return m && Number(m[1]) >= 200;
-            }""")  # well under way (the status line shows the kernel's progress)
-            page.locator(".cl-panel-stop").click()
-            expect(message).to_contain_text("Stopped by you", timeout=TIMEOUT_MS)
-            panel.screenshot(path=str(ARTIFACTS / "panel_widget_stopped.png"))
-            page.screenshot(path=str(ARTIFACTS / "page_stopped.png"))
-            run = _runs(tmp_path)[-1]
-            assert run["stop_reason"] == "requested"
-            assert 0 < run["steps"] < 3000 * 24
-
-            # Typed layer sizes over the panel's cap: warned while typing, refused by Train.
-            _wait_kernel_idle(base, token)
-            n_runs = len(_runs(tmp_path))
-            page.locator(".cl-panel-control-hidden input").fill("100000")
-            expect(message).to_contain_text("Train would refuse them")
-            _wait_kernel_idle(base, token)
-            page.locator(".cl-panel-train").click()
-            expect(message).to_contain_text("Cannot train with")
-            expect(message).to_contain_text("at most 4,096 per layer")
-            expect(page.locator(".cl-panel-train")).to_be_enabled()
-            assert len(_runs(tmp_path)) == n_runs, "a refused setting must not train"
-            assert not [e for e in errors if "widget" in e.lower()], errors
-        except BaseException:
-            page.screenshot(path=str(ARTIFACTS / "page_failure.png"))
-            raise
+            try:
+                yield page, errors
+            except BaseException:
+                page.screenshot(path=str(ARTIFACTS / f"{failure_shot}.png"))
+                raise
         finally:
             browser.close()
+
+
+def _runs(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_panel_in_jupyterlab_with_chromium(chromium, lab):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    base, token, tmp_path = lab.base, lab.token, lab.tmp
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with _chromium_page(chromium, "page_failure") as (page, errors):
+        page.goto(f"{base}/lab/tree/panel/panel_demo.ipynb?token={token}&reset")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        _wait_kernel_idle(base, token)
+
+        # Run > Run All Cells
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator(".lm-Menu-item", has=page.locator(".lm-Menu-itemLabel", has_text="Run All Cells")).first.click()
+        message = page.locator(".cl-panel-message")
+        plot = page.locator("img.cl-panel-plot")
+        panel = page.locator(".cl-panel")
+        expect(page.locator(".cl-panel-train")).to_be_visible()
+        expect(message).to_contain_text("Done", timeout=TIMEOUT_MS)
+        expect(message).to_contain_text("lr=0.05")
+        _wait_kernel_idle(base, token)
+        assert _runs(tmp_path)[-1]["values"]["lr"] == pytest.approx(0.05)
+        plot.scroll_into_view_if_needed()
+        _decoded(page, "img.cl-panel-plot")
+        before = plot.screenshot(path=str(ARTIFACTS / "panel_before.png"))
+        # the figure for exports travels in the panel's own output, never on screen beside it
+        assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
+        static_before = _save_and_read_panel_figure(page, lab.root / "panel" / FIXTURE.name)
+        panel.screenshot(path=str(ARTIFACTS / "panel_widget_before.png"))
+
+        # Count the plot's redraws from now on, as the browser sees them.
+        page.evaluate("""() => {
+            const img = document.querySelector('img.cl-panel-plot');
+            window.__frames = 0;
+            // one callback may carry several changes when the page is busy: count the records
+            new MutationObserver((records) => { window.__frames += records.length; })
+                .observe(img, {attributes: true, attributeFilter: ['src']});
+        }""")
+
+        # Move two sliders; the kernel confirms it received them in the message line.
+        _set_slider(page, "lr", 0.5)
+        _set_slider(page, "epochs", 400)
+        expect(message).to_contain_text("Values changed")
+        expect(message).to_contain_text("lr=0.5,")
+        expect(message).to_contain_text("epochs=400,")
+        assert page.evaluate("window.__frames") == 0, "moving a slider must not start training"
+        _wait_kernel_idle(base, token)
+        n_runs = len(_runs(tmp_path))
+
+        page.locator(".cl-panel-train").click()
+        expect(message).to_contain_text("Done", timeout=TIMEOUT_MS)
+        expect(message).to_contain_text("lr=0.5,")
+        expect(page.locator(".cl-panel-train")).to_be_enabled()  # after the static figure's update
+        runs = _runs(tmp_path)
+        run = runs[-1]
+        assert len(runs) == n_runs + 1
+        assert run["values"]["lr"] == pytest.approx(0.5) and run["optimizer_lr"] == pytest.approx(0.5)
+        assert run["values"]["epochs"] == 400 and run["epochs_done"] == 400
+        assert run["stop_reason"] == "completed"
+        frames = page.evaluate("window.__frames")
+        assert frames >= 3, (f"the plot was redrawn {frames} times ({run['frames'] - runs[-2]['frames']} drawn by"
+                             " the kernel): expected live frames, not only the last")
+        expect(page.locator(".cl-panel-status")).to_contain_text("step 9600/9600")
+        _decoded(page, "img.cl-panel-plot")
+        after = plot.screenshot(path=str(ARTIFACTS / "panel_after.png"))
+        panel.screenshot(path=str(ARTIFACTS / "panel_widget_after.png"))
+        a, b = _pixels(before), _pixels(after)
+        assert a.shape == b.shape, f"plot size changed: {a.shape} -> {b.shape}"
+        changed = np.mean(np.any(np.abs(a - b) > 0.02, axis=-1))
+        assert changed > 0.01, f"only {changed:.2%} of the plot's pixels changed"
+        assert page.locator(f".jp-CodeCell:has(.cl-panel) {STATIC_IMG}").count() == 0
+        static_after = _save_and_read_panel_figure(page, lab.root / "panel" / FIXTURE.name)
+        assert static_after != static_before, "the saved figure was not replaced by the new run's"
+
+        # A long run, stopped from the browser while it trains.
+        _set_slider(page, "epochs", 3000)
+        expect(message).to_contain_text("epochs=3000,")
+        _wait_kernel_idle(base, token)
+        page.locator(".cl-panel-train").click()
+        expect(message).to_contain_text("Training with")
+        expect(page.locator(".cl-panel-stop")).to_be_enabled()
+        page.wait_for_function("""() => {
+            const m = document.querySelector('.cl-panel-status').innerText.match(/step (\\d+)\\/72000/);
+            return m && Number(m[1]) >= 200;
+        }""")  # well under way (the status line shows the kernel's progress)
+        page.locator(".cl-panel-stop").click()
+        expect(message).to_contain_text("Stopped by you", timeout=TIMEOUT_MS)
+        panel.screenshot(path=str(ARTIFACTS / "panel_widget_stopped.png"))
+        page.screenshot(path=str(ARTIFACTS / "page_stopped.png"))
+        run = _runs(tmp_path)[-1]
+        assert run["stop_reason"] == "requested"
+        assert 0 < run["steps"] < 3000 * 24
+
+        # Typed layer sizes over the panel's cap: warned while typing, refused by Train.
+        _wait_kernel_idle(base, token)
+        n_runs = len(_runs(tmp_path))
+        page.locator(".cl-panel-control-hidden input").fill("100000")
+        expect(message).to_contain_text("Train would refuse them")
+        _wait_kernel_idle(base, token)
+        page.locator(".cl-panel-train").click()
+        expect(message).to_contain_text("Cannot train with")
+        expect(message).to_contain_text("at most 4,096 per layer")
+        expect(page.locator(".cl-panel-train")).to_be_enabled()
+        assert len(_runs(tmp_path)) == n_runs, "a refused setting must not train"
+        assert not [e for e in errors if "widget" in e.lower()], errors
     assert time.monotonic() - t0 < 120
 
 
@@ -453,98 +467,85 @@ def test_exercise_and_start_page_in_jupyterlab(chromium, lab):
     """The student's path through an exercise: from the start page to notebook 02's exercise 2.3 (the
     stub: not attempted yet; a flipped sign: ✗ with the hint; the solution: ✓), a wrong loss in 2.2, and
     back on the start page the exercise counted as passed."""
-    from playwright.sync_api import sync_playwright
-
     expect.set_options(timeout=TIMEOUT_MS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     student_nb = nbformat.read(lab.root / "workspace" / NB02, as_version=4)
     total = len(notebook_exercises(student_nb))
     assert total >= 5 and not _progress(lab.root)
     t0 = time.monotonic()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.set_default_timeout(TIMEOUT_MS)
-            errors = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            # where `workbook.py lab` opens JupyterLab: the start page, with no progress yet
-            page.goto(f"{lab.base}/lab/tree/workspace/00_start.ipynb?token={lab.token}&reset")
-            start = _notebook(page, ".workbook-course-map")
-            row = start.locator(".workbook-course-map tr").filter(
-                has=page.get_by_role("link", name=student_nb.metadata["title"], exact=True))
-            expect(row.locator(".workbook-progress")).to_have_text(re.compile(rf"^0 of {total}\b"))
-            _kernel_ready(start)
+    with _chromium_page(chromium, "exercise_failure") as (page, errors):
+        # where `workbook.py lab` opens JupyterLab: the start page, with no progress yet
+        page.goto(f"{lab.base}/lab/tree/workspace/00_start.ipynb?token={lab.token}&reset")
+        start = _notebook(page, ".workbook-course-map")
+        row = start.locator(".workbook-course-map tr").filter(
+            has=page.get_by_role("link", name=student_nb.metadata["title"], exact=True))
+        expect(row.locator(".workbook-progress")).to_have_text(re.compile(rf"^0 of {total}\b"))
+        _kernel_ready(start)
 
-            # its link opens the notebook in JupyterLab
-            row.get_by_role("link").click()
-            nb = _notebook(page, ".jp-InputArea-editor:has-text('wt.check(\"2.3\"')")
-            expect(nb).to_be_visible()
-            _kernel_ready(nb)
-            for setup in ("import workbook_tools as wt", "params = {"):  # the set-up cells
-                out = _run(_code_cell(nb, setup))
-                expect(out.locator("[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
+        # its link opens the notebook in JupyterLab
+        row.get_by_role("link").click()
+        nb = _notebook(page, ".jp-InputArea-editor:has-text('wt.check(\"2.3\"')")
+        expect(nb).to_be_visible()
+        _kernel_ready(nb)
+        for setup in ("import workbook_tools as wt", "params = {"):  # the set-up cells
+            out = _run(_code_cell(nb, setup))
+            expect(out.locator("[data-mime-type='application/vnd.jupyter.stderr']")).to_have_count(0)
 
-            exercise, check = _code_cell(nb, "def backward(params, cache, target)"), _code_cell(nb, 'wt.check("2.3"')
-            verdict = check.locator(".workbook-check")
-            # the stub as the student edition has it
-            assert "raise NotImplementedError(\"Exercise 2.3" in _editor_text(exercise)
-            _run(exercise)
-            _run(check)
-            expect(verdict).to_have_count(1)
-            expect(verdict).to_have_class(re.compile(r"workbook-check-not-attempted"))
-            expect(verdict).to_contain_text("Exercise 2.3 (the backward pass, VU-6, NTNU2-1): not attempted yet")
-            assert _progress(lab.root) == {"2.3": "not attempted"}
+        exercise, check = _code_cell(nb, "def backward(params, cache, target)"), _code_cell(nb, 'wt.check("2.3"')
+        verdict = check.locator(".workbook-check")
+        # the stub as the student edition has it
+        assert "raise NotImplementedError(\"Exercise 2.3" in _editor_text(exercise)
+        _run(exercise)
+        _run(check)
+        expect(verdict).to_have_count(1)
+        expect(verdict).to_have_class(re.compile(r"workbook-check-not-attempted"))
+        expect(verdict).to_contain_text("Exercise 2.3 (the backward pass, VU-6, NTNU2-1): not attempted yet")
+        assert _progress(lab.root) == {"2.3": "not attempted"}
 
-            # a flipped sign in dL/do: ✗ and the hint that names it
-            solution = _solution("2.3")
-            _type(exercise, _mistake(solution, "y[m] - (1.0 if m == target else 0.0)",
-                                     "(1.0 if m == target else 0.0) - y[m]"))
-            expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
-            _run(check)
-            expect(verdict).to_have_count(1)
-            expect(verdict).to_have_class(re.compile(r"workbook-check-failed"))
-            expect(verdict).to_contain_text("✗ Exercise 2.3")
-            expect(verdict).to_contain_text("Hint: the sign: dL/do = y - onehot(t) = (-½, ½)")
-            expect(verdict).to_contain_text("Until it passes, the cells below use course_lib.scalar.backward")
-            assert _progress(lab.root) == {"2.3": "failed"}
+        # a flipped sign in dL/do: ✗ and the hint that names it
+        solution = _solution("2.3")
+        _type(exercise, _mistake(solution, "y[m] - (1.0 if m == target else 0.0)",
+                                 "(1.0 if m == target else 0.0) - y[m]"))
+        expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
+        _run(check)
+        expect(verdict).to_have_count(1)
+        expect(verdict).to_have_class(re.compile(r"workbook-check-failed"))
+        expect(verdict).to_contain_text("✗ Exercise 2.3")
+        expect(verdict).to_contain_text("Hint: the sign: dL/do = y - onehot(t) = (-½, ½)")
+        expect(verdict).to_contain_text("Until it passes, the cells below use course_lib.scalar.backward")
+        assert _progress(lab.root) == {"2.3": "failed"}
 
-            # the solution: ✓ with what was verified
-            _type(exercise, solution)
-            expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
-            _run(check)
-            expect(verdict).to_have_count(1)
-            expect(verdict).to_have_class(re.compile(r"workbook-check-passed"))
-            expect(verdict).to_contain_text("✓ Exercise 2.3")
-            expect(verdict).to_contain_text("central differences")
-            expect(verdict).not_to_contain_text("Hint")
-            check.screenshot(path=str(ARTIFACTS / "exercise_passed.png"))
+        # the solution: ✓ with what was verified
+        _type(exercise, solution)
+        expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
+        _run(check)
+        expect(verdict).to_have_count(1)
+        expect(verdict).to_have_class(re.compile(r"workbook-check-passed"))
+        expect(verdict).to_contain_text("✓ Exercise 2.3")
+        expect(verdict).to_contain_text("central differences")
+        expect(verdict).not_to_contain_text("Hint")
+        check.screenshot(path=str(ARTIFACTS / "exercise_passed.png"))
 
-            # another exercise, wrong: the loss with its sign flipped
-            loss = _code_cell(nb, "def loss(cache, target)")
-            _type(loss, _mistake(_solution("2.2"), "return -math.log(", "return math.log("))
-            _run(loss)
-            loss_verdict = _code_cell(nb, 'wt.check("2.2"').locator(".workbook-check")
-            _run(_code_cell(nb, 'wt.check("2.2"'))
-            expect(loss_verdict).to_have_class(re.compile(r"workbook-check-failed"))
-            expect(loss_verdict).to_contain_text("Hint: the sign: l = -log y_target, which is ≥ 0")
-            assert _progress(lab.root) == {"2.2": "failed", "2.3": "passed"}
+        # another exercise, wrong: the loss with its sign flipped
+        loss = _code_cell(nb, "def loss(cache, target)")
+        _type(loss, _mistake(_solution("2.2"), "return -math.log(", "return math.log("))
+        _run(loss)
+        loss_verdict = _code_cell(nb, 'wt.check("2.2"').locator(".workbook-check")
+        _run(_code_cell(nb, 'wt.check("2.2"'))
+        expect(loss_verdict).to_have_class(re.compile(r"workbook-check-failed"))
+        expect(loss_verdict).to_contain_text("Hint: the sign: l = -log y_target, which is ≥ 0")
+        assert _progress(lab.root) == {"2.2": "failed", "2.3": "passed"}
 
-            # back on the start page: running its cell shows the exercise passed
-            page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="00_start.ipynb").click()
-            expect(start).to_be_visible()
-            _run(_code_cell(start, "wt.course_map()"))
-            expect(row.locator(".workbook-progress")).to_have_text(re.compile(rf"^1 of {total}\b"))
-            counts = start.locator(".workbook-course-map .workbook-progress").all_inner_texts()
-            assert len(counts) == len(sources()), counts  # a row for each notebook, none for the start page
-            assert [t for t in counts if re.match(r"[1-9]\d* of", t)] == [row.locator(".workbook-progress").inner_text()]
-            start.screenshot(path=str(ARTIFACTS / "start_page_progress.png"))
-            assert not errors, errors
-        except BaseException:
-            page.screenshot(path=str(ARTIFACTS / "exercise_failure.png"))
-            raise
-        finally:
-            browser.close()
+        # back on the start page: running its cell shows the exercise passed
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="00_start.ipynb").click()
+        expect(start).to_be_visible()
+        _run(_code_cell(start, "wt.course_map()"))
+        expect(row.locator(".workbook-progress")).to_have_text(re.compile(rf"^1 of {total}\b"))
+        counts = start.locator(".workbook-course-map .workbook-progress").all_inner_texts()
+        assert len(counts) == len(sources()), counts  # a row for each notebook, none for the start page
+        assert [t for t in counts if re.match(r"[1-9]\d* of", t)] == [row.locator(".workbook-progress").inner_text()]
+        start.screenshot(path=str(ARTIFACTS / "start_page_progress.png"))
+        assert not errors, errors
     assert time.monotonic() - t0 < 120
 
 
