@@ -179,3 +179,14 @@ def test_models_compute_in_float32_or_float64_only(rng):
             net.astype(dtype)
         assert net.dtype == np.float64
     assert cl.mlp([3, 2], rng=rng, dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("x", [np.array([["0.5", "1", "2"]]), np.array([[0.5, None, 2]], dtype=object),
+                               [["a", "b", "c"]]])
+def test_input_that_is_not_numbers_is_named_whatever_the_call(x, rng):
+    """One check where the network takes its input (not numpy's UFuncTypeError from inside a layer)."""
+    net = cl.mlp([3, 2], rng=rng)
+    for call in (net.forward, net.predict, net.predict_proba):
+        with pytest.raises(TypeError, match=r"input must hold numbers, got dtype .*np.asarray\(x, float\)"):
+            call(x)
+    assert net.predict([[0, 1, 2]]).shape == (1,)  # lists and integers are numbers
