@@ -18,6 +18,7 @@ Where each piece is taught:
 ``init``           06 Regularisation: initialisers; one random-generator policy
 ``conv``           08 Convolutional networks: convolution, max-pooling, the course's CNN
 ``data``           03, 06: scaling, standardising, splits; synthetic sets
+``validate``       all: whole numbers and positive numbers, one clear error for a bad one
 =================  ==============================================================
 """
 from . import conv, data, scalar

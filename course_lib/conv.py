@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .init import as_rng, init_kernel
 from .layers import Activation, Dropout, Flatten, Layer, Linear, float_dtype
 from .network import Sequential
+from .validate import whole_number
 
 
 def conv_geometry(x_shape, W_shape, stride=1, pad="valid"):
@@ -34,17 +35,24 @@ def conv_geometry(x_shape, W_shape, stride=1, pad="valid"):
     if C != C_w:
         raise ValueError(f"the images have {C} channels but the kernels expect {C_w}:"
                          f" in_channels of this layer must be {C} (the previous layer's out_channels)")
-    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a whole number >= 1, got {stride!r}")
+    pads = conv_pads(W_shape, stride, pad)
+    if kh > H + 2 * pads[0] or kw > Wd + 2 * pads[1]:
+        raise ValueError(f"a {kh}x{kw} kernel does not fit in {H}x{Wd} images padded by {pads[0]}:"
+                         " use a smaller kernel, pad='same', or fewer pooling layers before this one")
+    return pads, ((H + 2 * pads[0] - kh) // stride + 1, (Wd + 2 * pads[1] - kw) // stride + 1)
+
+
+def conv_pads(W_shape, stride=1, pad="valid"):
+    """``(pad_h, pad_w)`` for kernels of ``W_shape``, or a ValueError for a bad stride or pad
+    (what needs no images: a layer checks it when it is built)."""
+    kh, kw = W_shape[2:]
+    whole_number("stride", stride)
     if pad == "same" and not (kh % 2 and kw % 2):
         raise ValueError(f"'same' padding needs an odd kernel size, got {kh}x{kw}; pass pad as a number instead")
     pads = {"valid": (0, 0), "same": ((kh - 1) // 2, (kw - 1) // 2)}.get(pad, (pad, pad))
     if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in pads):
         raise ValueError(f"pad must be 'same', 'valid' or a whole number >= 0, got {pad!r}")
-    if kh > H + 2 * pads[0] or kw > Wd + 2 * pads[1]:
-        raise ValueError(f"a {kh}x{kw} kernel does not fit in {H}x{Wd} images padded by {pads[0]}:"
-                         " use a smaller kernel, pad='same', or fewer pooling layers before this one")
-    return pads, ((H + 2 * pads[0] - kh) // stride + 1, (Wd + 2 * pads[1] - kw) // stride + 1)
+    return pads
 
 
 def pad_images(x, pads):
@@ -108,6 +116,7 @@ def maxpool_backward_naive(dout, x, size=2):
 
 
 def check_pool_input(x, size):
+    whole_number("pool size", size)  # 0 would divide by zero
     if x.ndim != 4:
         raise ValueError(f"max-pooling takes images (batch, channels, height, width), got shape {x.shape}")
     if x.shape[2] < size or x.shape[3] < size:
@@ -222,6 +231,7 @@ class Conv2D(Layer):
         b = np.zeros(len(W), W.dtype) if b is None else np.array(b, dtype=W.dtype)
         if b.shape != (len(W),):
             raise ValueError(f"b must have shape ({len(W)},), one bias per kernel, got {b.shape}")
+        conv_pads(W.shape, stride, pad)  # a bad stride or pad fails here, not at the first forward pass
         self.params, self.grads = {"W": W, "b": b}, {"W": np.zeros_like(W), "b": np.zeros_like(b)}
         self.stride, self.pad = stride, pad
 
@@ -229,6 +239,7 @@ class Conv2D(Layer):
     def init(cls, in_channels, out_channels, size, *, rng, stride=1, pad="same", init="he", bias=0.0,
              dtype=np.float64):
         """``size x size`` kernels from the initialiser ``init``; every bias ``bias``."""
+        conv_pads((out_channels, in_channels, size, size), stride, pad)  # before rng draws anything
         W = init_kernel(init, (out_channels, in_channels, size, size), rng, float_dtype(dtype))
         return cls(W, np.full(out_channels, bias, W.dtype), stride=stride, pad=pad)
 
@@ -252,7 +263,7 @@ class MaxPool2D(Layer):
 
     def __init__(self, size=2):
         super().__init__()
-        self.size = int(size)
+        self.size = whole_number("pool size", size)
 
     def forward(self, x):
         self.x, self.out = x, maxpool_forward(x, self.size)
@@ -271,7 +282,7 @@ class Maxout(Layer):
 
     def __init__(self, k=2):
         super().__init__()
-        self.k = int(k)
+        self.k = whole_number("maxout group size k", k)
 
     def forward(self, x):
         if x.shape[1] % self.k:

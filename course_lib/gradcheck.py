@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .init import as_rng
+from .validate import positive_number, whole_number
 
 #: A correct float64 gradient agrees with central differences far below this.
 TOLERANCE = 1e-6
@@ -40,6 +41,7 @@ def numerical_gradient(f, x, h: float = 1e-6, indices=None):
     """
     if x.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 values, got {x.dtype}; use model.astype(np.float64)")
+    h = positive_number("h", h)  # every estimate divides by 2h
     grad = np.zeros_like(x)
     for i in (np.ndindex(x.shape) if indices is None else indices):
         old = x[i]
@@ -87,7 +89,7 @@ class GradCheck:
 
 def check_function(f, df, x, h: float = 1e-6) -> GradCheck:
     """Check an elementwise derivative ``df`` of ``f`` at the points ``x``."""
-    x = np.array(x, dtype=np.float64)
+    x, h = np.array(x, dtype=np.float64), positive_number("h", h)
     numeric = (f(x + h) - f(x - h)) / (2 * h)
     return GradCheck({getattr(f, "__name__", "f"): rel_error(df(x), numeric)})
 
@@ -106,6 +108,8 @@ def check_model(model, X, y, *, l2: float = 0.0, h: float = 1e-6, samples=None, 
     A large network has too many weights to perturb one by one: ``samples=n``
     checks ``n`` entries of each parameter, drawn with ``rng``.
     """
+    h = positive_number("h", h)  # here too: checked before the passes below change the gradients
+    samples = None if samples is None else whole_number("samples", samples)  # 0 would check nothing and pass
     model.forward_backward(X, y, l2)
     analytic = {name: g.copy() for name, g in model.grads.items()}
     loss = lambda: model.loss(X, y, l2)  # noqa: E731

@@ -14,10 +14,12 @@ from .init import as_rng, init_weights
 
 
 def float_dtype(dtype) -> np.dtype:
-    """``dtype`` if it is a float type; models compute in float32 or float64 only."""
+    """``dtype`` if it is float32 or float64: models and data compute in these two only."""
     dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"dtype must be a float type, got {dt}: models and data compute in float32 or float64")
+    # float16 keeps 3 digits, too few for gradients (and numpy has no fast float16 matmul);
+    # longdouble is slow and its precision differs from machine to machine
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}: models and data compute in these two only")
     return dt
 
 

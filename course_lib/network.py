@@ -110,6 +110,10 @@ class Sequential:
     # --- the passes -------------------------------------------------------------
     def forward(self, x):
         """Logits for ``x`` of shape ``(features,)`` or ``(batch, features)``."""
+        x = np.asarray(x)
+        if x.dtype.kind not in "iuf":  # here once for every layer: text would fail deep inside a matmul
+            raise TypeError(f"the network's input must hold numbers, got dtype {x.dtype};"
+                            " convert it with np.asarray(x, float)")
         for layer in self.layers:
             x = layer.forward(x)
         return x

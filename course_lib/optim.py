@@ -6,16 +6,9 @@
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-
-def check_lr(lr) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"learning rate must be a positive finite number, got {lr!r}")
-    return float(lr)
+from .validate import positive_number
 
 
 def state(store: dict, name: str, p) -> np.ndarray:
@@ -30,7 +23,7 @@ class SGD:
     """Plain gradient descent: w <- w - η dL/dw."""
 
     def __init__(self, lr: float = 0.01):
-        self.lr = check_lr(lr)
+        self.lr = positive_number("learning rate", lr)
 
     def step(self, params, grads) -> None:
         for name, p in params.items():
@@ -48,7 +41,7 @@ class Momentum:
     """
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9):
-        self.lr = check_lr(lr)
+        self.lr = positive_number("learning rate", lr)
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
@@ -73,7 +66,8 @@ class Adagrad:
     """
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-10):
-        self.lr, self.eps, self.sum_sq = check_lr(lr), float(eps), {}
+        # ε > 0: where every gradient so far was 0, the step would be 0/0 without it
+        self.lr, self.eps, self.sum_sq = positive_number("learning rate", lr), positive_number("eps", eps), {}
 
     def step(self, params, grads) -> None:
         for name, p in params.items():
@@ -95,7 +89,8 @@ class Adam:
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"beta1 and beta2 must be in [0, 1), got {beta1!r} and {beta2!r}")
-        self.lr, self.beta1, self.beta2, self.eps = check_lr(lr), float(beta1), float(beta2), float(eps)
+        self.lr, self.eps = positive_number("learning rate", lr), positive_number("eps", eps)  # ε > 0: as in Adagrad
+        self.beta1, self.beta2 = float(beta1), float(beta2)
         self.m, self.v, self.t = {}, {}, 0
 
     def step(self, params, grads) -> None:

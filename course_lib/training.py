@@ -20,6 +20,7 @@ from .init import as_rng
 from .layers import Linear, float_dtype
 from .losses import check_labels
 from .optim import SGD
+from .validate import whole_number
 
 
 @dataclass
@@ -81,14 +82,24 @@ class Callback:
     def on_train_end(self, loop): ...
 
 
+HOOKS = [name for name in vars(Callback) if name.startswith("on_")]  # what a loop calls on every callback
+
+
+def check_callback(callback):
+    """``callback`` if it has every hook (a Callback subclass does): refused up front, not at its first call."""
+    missing = [hook for hook in HOOKS if not callable(getattr(callback, hook, None))]
+    if missing:
+        raise TypeError(f"a callback must be a cl.Callback (or have its methods), got {callback!r}, which lacks"
+                        f" {', '.join(missing)}; subclass cl.Callback and override the hooks you need")
+    return callback
+
+
 class Loop:
     """Counters, history, callbacks and stopping: what every training loop shares."""
 
     def __init__(self, model, epochs: int, callbacks=(), *, num_classes: int = 2):
-        if int(epochs) < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        self.model, self.epochs, self.num_classes = model, int(epochs), num_classes
-        self.callbacks = [DivergenceCheck(), *callbacks]
+        self.model, self.epochs, self.num_classes = model, whole_number("epochs", epochs), num_classes
+        self.callbacks = [DivergenceCheck(), *map(check_callback, callbacks)]
         self.history, self.step, self.epoch, self.total_steps = History(), 0, 0, 0
         self.stop_reason = None
         self._epoch_sums = [0.0, 0, 0]  # loss * count, correct, count
@@ -146,23 +157,26 @@ class Loop:
 class Trainer(Loop):
     """Mini-batch gradient descent for a :class:`~course_lib.network.Sequential` network.
 
-    optimizer: ``SGD(lr)`` unless given; l2: the λ of the penalty (λ/2)Σ‖W‖²;
-    batch_size 1 trains on one instance vector at a time; shuffle: a new order
-    every epoch, drawn from ``rng`` (a Generator or an int seed); val_every:
-    validate every this many steps (default: once per epoch); callbacks: e.g.
-    ``EarlyStopping(patience)`` or a live panel's; dtype: train in float32 or
-    float64 (the model is cast once the data have passed their checks).
+    optimizer: ``SGD(lr)`` unless given (lr 0.01 by default; give one of the two, not
+    both); l2: the λ of the penalty (λ/2)Σ‖W‖²; batch_size 1 trains on one instance
+    vector at a time; shuffle: a new order every epoch, drawn from ``rng`` (a
+    Generator or an int seed); val_every: validate every this many steps (default:
+    once per epoch); callbacks: e.g. ``EarlyStopping(patience)`` or a live panel's;
+    dtype: train in float32 or float64 (the model is cast once the data have passed
+    their checks).
     """
 
-    def __init__(self, model, optimizer=None, *, lr=0.01, epochs=1, batch_size=32, l2=0.0, shuffle=True,
+    def __init__(self, model, optimizer=None, *, lr=None, epochs=1, batch_size=32, l2=0.0, shuffle=True,
                  rng=None, val_every=None, callbacks=(), dtype=None):
         super().__init__(model, epochs, callbacks, num_classes=model.num_classes)
-        self.optimizer = optimizer if optimizer is not None else SGD(lr)
-        if int(batch_size) < 1 or (val_every is not None and int(val_every) < 1):
-            raise ValueError(f"batch_size and val_every must be at least 1, got {batch_size} and {val_every}")
+        if optimizer is not None and lr is not None:  # the optimizer steps with its own rate: lr would be ignored
+            raise ValueError(f"give optimizer or lr, not both: {optimizer!r} has its own learning rate;"
+                             f" e.g. optimizer={type(optimizer).__name__}({lr!r})")
+        self.optimizer = optimizer if optimizer is not None else SGD(0.01 if lr is None else lr)
         if not (isinstance(l2, (int, float, np.number)) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2 must be a non-negative number, got {l2!r}")
-        self.batch_size, self.l2, self.val_every = int(batch_size), float(l2), val_every
+        self.batch_size, self.l2 = whole_number("batch_size", batch_size), float(l2)
+        self.val_every = None if val_every is None else whole_number("val_every", val_every)
         self.rng = as_rng(rng) if shuffle else None  # shuffling needs a seed: runs must repeat
         self.dtype = float_dtype(dtype if dtype is not None else model.dtype)
         self.validating = False
@@ -273,9 +287,8 @@ class EarlyStopping(Callback):
     and put back the weights of the best check, however the run ends (notebook 06)."""
 
     def __init__(self, patience: int):
-        if int(patience) < 1:
-            raise ValueError(f"patience must be at least 1 validation check, got {patience}")
-        self.patience = int(patience)
+        # at least 1: a check counts as bad before it is compared, so 0 would behave like 1
+        self.patience = whole_number("patience", patience)
 
     def on_train_begin(self, loop):
         if not getattr(loop, "validating", False):
@@ -303,7 +316,7 @@ def batches(X, y, batch_size: int, rng=None):
 
     A batch size of 1 yields single instances, vectors ``(features,)``.
     """
-    n = len(X)
+    n, batch_size = len(X), whole_number("batch_size", batch_size)  # checked before rng draws anything
     order = as_rng(rng).permutation(n) if rng is not None else None
     for start in range(0, n, batch_size):
         if batch_size == 1:
@@ -347,6 +360,8 @@ def check_data(name, data, model, dtype):
             raise ValueError(f"{name} X has {X.shape[1]} features but the network's first layer takes {n_in}")
     elif X.ndim < 2:  # other first layers (a convolution) check the shape of what they get
         raise ValueError(f"{name} X must hold one instance per row (instances, ...), got shape {X.shape}")
+    if len(X) == 0:  # an epoch of no steps would divide by zero
+        raise ValueError(f"{name} data is empty: X has shape {X.shape}; pass at least one example")
     y = check_labels(y, model.num_classes)
     if y.shape != (len(X),):
         raise ValueError(f"{name} y must have shape ({len(X)},) to match X, got {y.shape}")

@@ -291,3 +291,31 @@ def test_optimisers_keep_the_dtype_and_reject_bad_settings():
         cl.Adam(beta1=1.0)
     with pytest.raises(ValueError, match="learning rate"):
         cl.Adagrad(lr=0)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: cl.Conv2D(np.zeros((2, 1, 3, 3)), pad="bogus"), "pad must be 'same', 'valid' or a whole number >= 0,"
+                                                             " got 'bogus'"),
+    (lambda: cl.Conv2D(np.zeros((2, 1, 3, 3)), pad=-1), "pad must be 'same', 'valid' or a whole number >= 0"),
+    (lambda: cl.Conv2D(np.zeros((2, 1, 3, 3)), stride=0), r"stride must be a whole number >= 1 \(an int\), got 0"),
+    (lambda: cl.Conv2D(np.zeros((2, 1, 3, 3)), stride=1.5), "stride must be a whole number >= 1"),
+    (lambda: cl.Conv2D(np.zeros((2, 1, 4, 4))), "'same' padding needs an odd kernel size, got 4x4"),
+    (lambda: cl.MaxPool2D(0), r"pool size must be a whole number >= 1 \(an int\), got 0"),
+    (lambda: cl.MaxPool2D(1.5), "pool size must be a whole number >= 1"),
+    (lambda: conv.maxpool_forward(np.zeros((1, 1, 4, 4)), 0), "pool size must be a whole number >= 1"),
+    (lambda: cl.Maxout(0), "maxout group size k must be a whole number >= 1"),
+])
+def test_bad_layer_settings_are_refused_when_the_layer_is_built(build, message):
+    """Not at the first forward pass (MaxPool2D(0) was a ZeroDivisionError there)."""
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_conv2d_init_checks_stride_and_pad_before_drawing_weights():
+    rng = np.random.default_rng(0)
+    for options in ({"stride": 0}, {"pad": "bogus"}):
+        with pytest.raises(ValueError, match="stride|pad"):
+            cl.Conv2D.init(1, 2, 3, rng=rng, **options)
+    assert rng.random() == np.random.default_rng(0).random()  # the generator was not advanced
+    layer = cl.Conv2D.init(1, 2, 3, rng=rng, stride=np.int64(2), pad=np.int64(1))
+    assert layer.forward(np.ones((1, 1, 5, 5))).shape == (1, 2, 3, 3)

@@ -63,3 +63,26 @@ def test_check_model_of_a_network_with_a_nan_weight_fails():
     with np.errstate(all="ignore"):
         check = cl.check_model(net, X, y)
     assert not check.ok
+
+
+@pytest.mark.parametrize("h", [0, -1e-6, float("nan"), float("inf")])
+def test_the_step_h_must_be_a_positive_finite_number(h):
+    """h = 0 divided by zero; the error comes before x or the model's gradients are touched."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match=f"h must be a positive finite number, got {h!r}"):
+        cl.numerical_gradient(lambda: float(np.sum(x ** 2)), x, h=h)
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+    with pytest.raises(ValueError, match="h must be a positive finite number"):
+        cl.check_function(np.tanh, lambda v: 1 - np.tanh(v) ** 2, x, h=h)
+    net = cl.mlp([3, 2], rng=0)
+    grads = {name: g.copy() for name, g in net.grads.items()}
+    with pytest.raises(ValueError, match="h must be a positive finite number"):
+        cl.check_model(net, np.ones((2, 3)), np.array([0, 1]), h=h)
+    for name, g in net.grads.items():
+        np.testing.assert_array_equal(g, grads[name])
+
+
+def test_a_sampled_check_needs_at_least_one_sample():
+    """samples=0 would compare no entries and pass whatever the gradients."""
+    with pytest.raises(ValueError, match="samples must be a whole number >= 1"):
+        cl.check_model(cl.mlp([3, 2], rng=0), np.ones((2, 3)), np.array([0, 1]), samples=0, rng=0)

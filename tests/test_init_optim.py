@@ -72,3 +72,13 @@ def test_bad_momentum():
         cl.Momentum(0.1, momentum=1.0)
     with pytest.raises(ValueError, match="learning rate"):
         cl.SGD(True)
+
+
+@pytest.mark.parametrize("make", [lambda eps: cl.Adam(0.01, eps=eps), lambda eps: cl.Adagrad(0.01, eps=eps)])
+@pytest.mark.parametrize("eps", [0, -1e-8, float("nan"), float("inf"), True])
+def test_eps_must_be_a_positive_finite_number(make, eps):
+    """ε is added to √G (Adagrad) or √v̂ (Adam) in a denominator: with ε = 0 a weight whose gradients were
+    all 0 would take the step 0/0."""
+    with pytest.raises(ValueError, match=r"eps must be a positive finite number, got"):
+        make(eps)
+    assert make(1e-12).eps == 1e-12

@@ -166,3 +166,27 @@ def test_sampled_gradient_check_on_a_large_layer(rng):
     assert set(check.errors) == {"W1", "b1", "W2", "b2"}
     with pytest.raises(TypeError, match="Generator"):
         cl.check_model(net, X, y, samples=5)
+
+
+def test_models_compute_in_float32_or_float64_only(rng):
+    """float16 and longdouble are float types too, but the lesson's arithmetic is float32 or float64."""
+    bad = [np.float16] + ([np.longdouble] if np.dtype(np.longdouble).itemsize > 8 else [])  # 8 bytes on some machines
+    for dtype in bad:
+        with pytest.raises(TypeError, match=f"dtype must be float32 or float64, got {np.dtype(dtype)}"):
+            cl.mlp([3, 2], rng=rng, dtype=dtype)
+        net = cl.mlp([3, 2], rng=0)
+        with pytest.raises(TypeError, match="float32 or float64"):
+            net.astype(dtype)
+        assert net.dtype == np.float64
+    assert cl.mlp([3, 2], rng=rng, dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("x", [np.array([["0.5", "1", "2"]]), np.array([[0.5, None, 2]], dtype=object),
+                               [["a", "b", "c"]]])
+def test_input_that_is_not_numbers_is_named_whatever_the_call(x, rng):
+    """One check where the network takes its input (not numpy's UFuncTypeError from inside a layer)."""
+    net = cl.mlp([3, 2], rng=rng)
+    for call in (net.forward, net.predict, net.predict_proba):
+        with pytest.raises(TypeError, match=r"input must hold numbers, got dtype .*np.asarray\(x, float\)"):
+            call(x)
+    assert net.predict([[0, 1, 2]]).shape == (1,)  # lists and integers are numbers

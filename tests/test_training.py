@@ -324,8 +324,8 @@ def test_the_plain_python_loop_shares_the_stop_mechanism():
 
 @pytest.mark.parametrize("kwargs, data_fn, message", [
     ({"lr": -1}, None, "learning rate must be a positive"),
-    ({"epochs": 0}, None, "epochs must be at least 1"),
-    ({"batch_size": 0}, None, "batch_size and val_every"),
+    ({"epochs": 0}, None, "epochs must be a whole number >= 1"),
+    ({"batch_size": 0}, None, "batch_size must be a whole number >= 1"),
     ({"l2": -0.1}, None, "l2 must be a non-negative"),
     ({"callbacks": [cl.EarlyStopping(3)]}, None, "early stopping needs validation data"),
     ({"rng": None}, None, "numpy.random.Generator"),
@@ -362,3 +362,88 @@ def test_huge_but_finite_float64_data_is_accepted(data):
     with np.errstate(all="ignore"):
         h = cl.train(net, (X * 1e39, y), lr=1e-80, rng=0)
     assert len(h.loss) == 13
+
+
+class AllHooks:
+    """A callback that is no cl.Callback but has every method a loop calls."""
+
+    def __getattr__(self, name):
+        return lambda loop: None
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"epochs": 1.5}, ValueError, r"epochs must be a whole number >= 1 \(an int\), got 1.5"),
+    ({"epochs": True}, ValueError, "epochs must be a whole number >= 1"),
+    ({"batch_size": 2.5}, ValueError, r"batch_size must be a whole number >= 1 \(an int\), got 2.5"),
+    ({"batch_size": np.float64(8)}, ValueError, "batch_size must be a whole number"),
+    ({"val_every": 0.5}, ValueError, "val_every must be a whole number >= 1"),
+    ({"callbacks": [42]}, TypeError, r"a callback must be a cl.Callback \(or have its methods\), got 42,"
+                                     r" which lacks on_train_begin, on_step_end, .*subclass cl.Callback"),
+    ({"optimizer": cl.SGD(0.1), "lr": 0.5}, ValueError,
+     r"give optimizer or lr, not both: SGD\(lr=0.1\) has its own learning rate; e.g. optimizer=SGD\(0.5\)"),
+])
+def test_bad_options_are_refused_before_training(data, kwargs, error, message):
+    (X, y), val = data
+    net = cl.mlp([2, 4, 3], rng=0)
+    saved = net.get_params()
+    with pytest.raises(error, match=message):
+        cl.train(net, (X, y), val, rng=0, **kwargs)
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, saved[name])
+
+
+def test_counts_may_be_numpy_integers_and_one_of_optimizer_or_lr_is_enough(data):
+    (X, y), val = data
+    h = cl.train(cl.mlp([2, 4, 3], rng=0), (X, y), val, epochs=np.int64(2), batch_size=np.int32(100),
+                 val_every=np.uint8(2), rng=0, callbacks=[AllHooks()])
+    assert len(h.loss) == 8 and h.val_step == [2, 4, 6, 8]
+    net = cl.mlp([2, 4, 3], rng=0)
+    assert cl.Trainer(net, rng=0).optimizer.lr == 0.01
+    assert cl.Trainer(net, lr=0.5, rng=0).optimizer.lr == 0.5
+    adam = cl.Adam(0.1)
+    assert cl.Trainer(net, optimizer=adam, rng=0).optimizer is adam
+
+
+def test_a_callback_missing_a_hook_is_named():
+    class NoEpochEnd:
+        def __getattr__(self, name):
+            if name == "on_epoch_end":
+                raise AttributeError(name)
+            return lambda loop: None
+
+    with pytest.raises(TypeError, match="which lacks on_epoch_end; subclass cl.Callback"):
+        cl.Trainer(cl.mlp([2, 3], rng=0), callbacks=[NoEpochEnd()])
+
+
+@pytest.mark.parametrize("patience", [1.5, 0, -1, True, "3"])
+def test_early_stopping_patience_is_a_whole_number_of_checks(patience):
+    with pytest.raises(ValueError, match=f"patience must be a whole number >= 1 \\(an int\\), got {patience!r}"):
+        cl.EarlyStopping(patience)
+    assert cl.EarlyStopping(np.int64(2)).patience == 2
+
+
+def test_the_plain_python_loop_refuses_a_fractional_epoch_count():
+    params = cl.scalar.init_params(2, 3, 2, rng=0)
+    with pytest.raises(ValueError, match="epochs must be a whole number >= 1"):
+        cl.scalar.train(params, [[0.0, 1.0]], [1], lr=0.1, epochs=1.5)
+
+
+@pytest.mark.parametrize("which", ["train", "val"])
+def test_empty_data_is_refused_before_training(data, which):
+    (X, y), (Xv, yv) = data
+    train, val = ((X[:0], y[:0]), (Xv, yv)) if which == "train" else ((X, y), (Xv[:0], yv[:0]))
+    net = cl.mlp([2, 4, 3], rng=0)
+    saved = net.get_params()
+    with pytest.raises(ValueError, match=rf"{which} data is empty: X has shape \(0, 2\); pass at least one example"):
+        cl.train(net, train, val, rng=0)
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, saved[name])
+
+
+@pytest.mark.parametrize("batch_size", [0, -2, 2.5, None])
+def test_batches_needs_a_whole_batch_size_and_draws_nothing_before_checking(data, batch_size):
+    (X, y), _ = data
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
+        next(cl.batches(X, y, batch_size, rng))
+    assert rng.random() == np.random.default_rng(0).random()  # the generator was not advanced
