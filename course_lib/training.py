@@ -87,6 +87,8 @@ HOOKS = [name for name in vars(Callback) if name.startswith("on_")]  # what a lo
 
 def check_callback(callback):
     """``callback`` if it has every hook (a Callback subclass does): refused up front, not at its first call."""
+    if isinstance(callback, type):  # its hooks exist, but unbound: the first call would fail
+        raise TypeError(f"{callback.__name__} is a class: pass an instance, e.g. {callback.__name__}()")
     missing = [hook for hook in HOOKS if not callable(getattr(callback, hook, None))]
     if missing:
         raise TypeError(f"a callback must be a cl.Callback (or have its methods), got {callback!r}, which lacks"
@@ -99,7 +101,7 @@ class Loop:
 
     def __init__(self, model, epochs: int, callbacks=(), *, num_classes: int = 2):
         self.model, self.epochs, self.num_classes = model, whole_number("epochs", epochs), num_classes
-        self.callbacks = [DivergenceCheck(), *map(check_callback, callbacks)]
+        self.callbacks = [DivergenceCheck(), *map(check_callback, callbacks or ())]
         self.history, self.step, self.epoch, self.total_steps = History(), 0, 0, 0
         self.stop_reason = None
         self._epoch_sums = [0.0, 0, 0]  # loss * count, correct, count
@@ -172,6 +174,9 @@ class Trainer(Loop):
         if optimizer is not None and lr is not None:  # the optimizer steps with its own rate: lr would be ignored
             raise ValueError(f"give optimizer or lr, not both: {optimizer!r} has its own learning rate;"
                              f" e.g. optimizer={type(optimizer).__name__}({lr!r})")
+        if optimizer is not None and not callable(getattr(optimizer, "step", None)):
+            raise TypeError(f"optimizer must have a step method (cl.SGD, cl.Momentum, cl.Adam, ...), got {optimizer!r};"
+                            " for plain SGD at some rate pass lr=... instead")
         self.optimizer = optimizer if optimizer is not None else SGD(0.01 if lr is None else lr)
         if not (isinstance(l2, (int, float, np.number)) and math.isfinite(l2) and l2 >= 0):
             raise ValueError(f"l2 must be a non-negative number, got {l2!r}")

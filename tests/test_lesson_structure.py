@@ -83,8 +83,8 @@ def test_the_lesson_is_small_and_its_functions_fit_on_a_screen():
                     long.append(f"{path.name}:{node.name} ({length} lines)")
     # 1550 before notebook 08; its convolutions (conv.py, ~320 lines), Flatten, Dropout, Adagrad,
     # Adam and the train/evaluation switch added ~425; the Rice course's moons point for point
-    # (data.course_moons, 20); clear errors for bad input (issue 15, 57): the cap grows by that much and no more.
-    assert total <= 2052, f"the lesson has grown to {total} lines"
+    # (data.course_moons, 20); clear errors for bad input (issue 15, 60): the cap grows by that much and no more.
+    assert total <= 2055, f"the lesson has grown to {total} lines"
     assert not long, long
 
 

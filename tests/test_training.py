@@ -415,6 +415,15 @@ def test_a_callback_missing_a_hook_is_named():
         cl.Trainer(cl.mlp([2, 3], rng=0), callbacks=[NoEpochEnd()])
 
 
+def test_a_callback_class_and_a_number_for_the_optimizer_are_refused_with_what_to_pass():
+    net = cl.mlp([2, 3], rng=0)
+    with pytest.raises(TypeError, match=r"EarlyStopping is a class: pass an instance, e.g. EarlyStopping\(\)"):
+        cl.Trainer(net, callbacks=[cl.EarlyStopping])
+    with pytest.raises(TypeError, match="optimizer must have a step method .* got 0.1; .* pass lr="):
+        cl.Trainer(net, 0.1)
+    assert [type(c).__name__ for c in cl.Trainer(net, rng=0, callbacks=None).callbacks] == ["DivergenceCheck"]
+
+
 @pytest.mark.parametrize("patience", [1.5, 0, -1, True, "3"])
 def test_early_stopping_patience_is_a_whole_number_of_checks(patience):
     with pytest.raises(ValueError, match=f"patience must be a whole number >= 1 \\(an int\\), got {patience!r}"):
