@@ -16,8 +16,8 @@ other cell, outputs included, stays as it is.
 
 Why not nbgrader's ``ClearSolutions``: the same replacement, but its stub is one
 text per language, and the students' JupyterLab would have to carry nbgrader
-(a server extension with a database and 100 dependencies) for a 20-line
-transformation. ``pip install -e .[instructor]`` installs nbgrader for
+(server and JupyterLab extensions with their own database, and caps of jupyterlab < 5
+and notebook < 8) for a 20-line transformation. ``pip install -e .[instructor]`` installs nbgrader for
 instructors; our markers and metadata follow its schema (version 3).
 """
 from __future__ import annotations
