@@ -151,7 +151,8 @@ def run_minimum_versions(rest: list[str], env: dict) -> int:
     ignored = [f"--ignore=tests/{name}" for name in NOT_FAST]
     # matplotlib 3.7 calls pyparsing by names that today's pyparsing deprecates: noise, not ours to fix.
     quiet = [f"-Wignore::DeprecationWarning:matplotlib.{m}" for m in ("_mathtext", "_fontconfig_pattern")]
-    return subprocess.call([str(python), "-m", "pytest", "tests", "--ignore-glob=*.ipynb", *ignored, *quiet, *rest],
+    return subprocess.call([str(python), "-m", "pytest", "tests", "--ignore-glob=*.ipynb", *ignored, *quiet,
+                            *parallel(rest), *rest],
                            cwd=ROOT, env=env)
 
 
@@ -231,7 +232,17 @@ def command(cmd: str, rest: list[str], env: dict) -> int:
         return subprocess.call([str(PY), "-m", "workbook_tools.report", *rest], env=env)
     # Notebooks run their reduced configuration under test; WORKBOOK_QUICK=0 runs them in full.
     env.setdefault("WORKBOOK_QUICK", "1")
-    return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)
+    return subprocess.call([str(PY), "-m", "pytest", *parallel(rest), *rest], cwd=ROOT, env=env)
+
+
+def parallel(rest: list[str]) -> list[str]:
+    """pytest-xdist's options: one worker per usable core, each test file (a notebook's cells) on one worker.
+
+    Not when the arguments choose for themselves (-n, -p no:xdist) or there is one core.
+    """
+    cores = usable_cores()
+    chosen = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in rest)
+    return [] if chosen or cores < 2 else ["-n", str(cores), "--dist", "loadfile"]
 
 
 if __name__ == "__main__":

@@ -421,8 +421,10 @@ def _unwritable(tmp_path: Path) -> Path:
     return locked / "reports"
 
 
-def test_an_unusable_output_folder_is_found_before_any_work(tmp_path, monkeypatch, capsys):
-    from workbook_tools.report import cli, export as export_module, render
+@pytest.fixture
+def unworked_notebook(tmp_path, monkeypatch):
+    """A one-cell notebook, with executing and rendering made to fail loudly: the checks must come first."""
+    from workbook_tools.report import export as export_module, render
 
     def no_work(*args, **kw):
         raise AssertionError("executed or rendered before the output folder was checked")
@@ -431,6 +433,13 @@ def test_an_unusable_output_folder_is_found_before_any_work(tmp_path, monkeypatc
     monkeypatch.setattr(render, "html_to_pdf", no_work)
     src = tmp_path / "nb.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("1")]), src)
+    return src
+
+
+def test_an_unusable_output_folder_is_found_before_any_work(tmp_path, unworked_notebook, capsys):
+    from workbook_tools.report import cli
+
+    src = unworked_notebook
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
     cases = {a_file: "is a file", a_file / "sub": "cannot be created",
@@ -445,16 +454,10 @@ def test_an_unusable_output_folder_is_found_before_any_work(tmp_path, monkeypatc
         assert err.startswith(f"report: {src}: output folder {out} {expected}"), err
 
 
-def test_an_output_name_taken_by_a_folder_or_too_long_is_found_before_any_work(tmp_path, monkeypatch, capsys):
-    from workbook_tools.report import cli, export as export_module, render
+def test_an_output_name_taken_by_a_folder_or_too_long_is_found_before_any_work(tmp_path, unworked_notebook, capsys):
+    from workbook_tools.report import cli
 
-    def no_work(*args, **kw):
-        raise AssertionError("executed or rendered before the output folder was checked")
-
-    monkeypatch.setattr(export_module, "execute_notebook", no_work)
-    monkeypatch.setattr(render, "html_to_pdf", no_work)
-    src = tmp_path / "nb.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("1")]), src)
+    src = unworked_notebook
     (tmp_path / "out" / "nb.pdf").mkdir(parents=True)
     too_long = tmp_path / ("x" * 300)
     cases = {tmp_path / "out": f"{tmp_path / 'out' / 'nb.pdf'} is a folder, so the PDF cannot be written there",

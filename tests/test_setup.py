@@ -138,3 +138,17 @@ def test_the_launcher_gives_blas_the_cores_this_process_may_use():
     assert 1 <= int(env["OPENBLAS_NUM_THREADS"]) <= cores
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"]
     assert script.thread_env({"OPENBLAS_NUM_THREADS": "1"})["OPENBLAS_NUM_THREADS"] == "1"
+
+
+def test_the_suite_runs_on_every_usable_core_unless_told_otherwise(monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("workbook_script", ROOT / "workbook.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(script, "usable_cores", lambda: 2)
+    # a notebook's cells share one kernel: each file stays on one worker
+    assert script.parallel(["tests/test_training.py", "-x"]) == ["-n", "2", "--dist", "loadfile"]
+    assert script.parallel(["-n", "1"]) == script.parallel(["-nauto"]) == script.parallel(["-p", "no:xdist"]) == []
+    monkeypatch.setattr(script, "usable_cores", lambda: 1)
+    assert script.parallel([]) == []
