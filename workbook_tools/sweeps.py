@@ -191,15 +191,19 @@ def sweep(fn, configs, *, repeats: int = 1, seed: int = 0, paired: bool = False,
 def _dask_backend(client):
     """joblib's Dask backend on ``client`` (a Client or a scheduler address)."""
     try:
-        import distributed  # noqa: F401  (joblib's Dask backend needs it)
+        import distributed
     except ImportError:
         raise ImportError("a sweep on a Dask cluster needs the 'distributed' package:"
                           " pip install -e '.[cluster]'") from None
     from joblib import parallel_config
 
-    if isinstance(client, str):
-        return parallel_config(backend="dask", scheduler_host=client)
-    return parallel_config(backend="dask", client=client)
+    if not isinstance(client, str):
+        return parallel_config(backend="dask", client=client)
+    # our own client for an address, closed with the sweep (joblib's would outlive it and keep
+    # trying to reconnect once the cluster is gone)
+    stack = contextlib.ExitStack()
+    stack.enter_context(parallel_config(backend="dask", client=stack.enter_context(distributed.Client(client))))
+    return stack
 
 
 def _interrupted(rows, jobs) -> SweepRows:
