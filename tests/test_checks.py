@@ -5,6 +5,7 @@ the code a student is shown after the fact is the code the checks accept.
 """
 import ast
 import copy
+import functools
 import math
 from pathlib import Path
 
@@ -548,35 +549,9 @@ def test_6_3_to_6_5_mistakes():
 
     from workbook_tools.checks import nb06
 
-    def course_loop(by="loss", keep_best=True):
-        def train(w, X, Y, Xv, Yv, fns, *, lr, batch_size, epochs, shuffle, rng, patience=None):
-            forward, backward, loss, accuracy = fns
-            every = (len(X) // batch_size) // 5
-            h = {"train_loss": [], "val_step": [], "val_loss": [], "val_acc": []}
-            best, best_w, bad, step = np.inf, w.copy(), 0, 0
-            for _ in range(epochs):
-                for xb, yb in nb06._loader(X, Y, batch_size, shuffle, rng):
-                    out = forward(xb, w)
-                    h["train_loss"].append(loss(yb, out))
-                    w = w - lr * backward(xb, yb, out, w)
-                    step += 1
-                    if step % every == 0:
-                        vout = forward(Xv, w)
-                        h["val_step"].append(step)
-                        h["val_loss"].append(loss(Yv, vout))
-                        h["val_acc"].append(accuracy(Yv, vout))
-                        score = h["val_loss"][-1] if by == "loss" else -h["val_acc"][-1]
-                        if score < best:
-                            best, best_w, bad = score, w.copy(), 0
-                        else:
-                            bad += 1
-                            if patience is not None and bad >= patience:
-                                return (best_w if keep_best else w), h
-            return (best_w if patience is not None and keep_best else w), h
-        return train
-
-    by_accuracy = course_loop(by="acc")       # E-N1-3: early stopping on the accuracy
-    last_weights = course_loop(keep_best=False)
+    # the reference loop has switches for these two mistakes
+    by_accuracy = functools.partial(nb06._reference_train, by="acc")  # E-N1-3: early stopping on the accuracy
+    last_weights = functools.partial(nb06._reference_train, keep_best=False)
 
     def every_epoch(w, X, Y, Xv, Yv, fns, **kw):
         w, h = nb06._reference_train(w, X, Y, Xv, Yv, fns, **kw)
