@@ -439,6 +439,16 @@ def _type(cell, text: str) -> None:
                            arg=[cell.locator(".cm-content").element_handle(), text])
 
 
+def _answer(exercise, code: str, check, verdict, status: str) -> None:
+    """Type ``code`` into the exercise cell and run it (a definition: no output), then run the check:
+    one verdict, with ``status`` (passed, failed)."""
+    _type(exercise, code)
+    expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
+    _run(check)
+    expect(verdict).to_have_count(1)
+    expect(verdict).to_have_class(re.compile(rf"workbook-check-{status}"))
+
+
 def _run(cell):
     """Run the cell (select it, Ctrl+Enter) and wait until it has finished, that is until its prompt,
     having changed (to [*]), shows an execution count again. Returns its output area.
@@ -504,23 +514,15 @@ def test_exercise_and_start_page_in_jupyterlab(chromium, lab):
 
         # a flipped sign in dL/do: ✗ and the hint that names it
         solution = _solution("2.3")
-        _type(exercise, _mistake(solution, "y[m] - (1.0 if m == target else 0.0)",
-                                 "(1.0 if m == target else 0.0) - y[m]"))
-        expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
-        _run(check)
-        expect(verdict).to_have_count(1)
-        expect(verdict).to_have_class(re.compile(r"workbook-check-failed"))
+        _answer(exercise, _mistake(solution, "y[m] - (1.0 if m == target else 0.0)",
+                                   "(1.0 if m == target else 0.0) - y[m]"), check, verdict, "failed")
         expect(verdict).to_contain_text("✗ Exercise 2.3")
         expect(verdict).to_contain_text("Hint: the sign: dL/do = y - onehot(t) = (-½, ½)")
         expect(verdict).to_contain_text("Until it passes, the cells below use course_lib.scalar.backward")
         assert _progress(lab.root) == {"2.3": "failed"}
 
         # the solution: ✓ with what was verified
-        _type(exercise, solution)
-        expect(_run(exercise).locator(".jp-OutputArea-output")).to_have_count(0)
-        _run(check)
-        expect(verdict).to_have_count(1)
-        expect(verdict).to_have_class(re.compile(r"workbook-check-passed"))
+        _answer(exercise, solution, check, verdict, "passed")
         expect(verdict).to_contain_text("✓ Exercise 2.3")
         expect(verdict).to_contain_text("central differences")
         expect(verdict).not_to_contain_text("Hint")
